@@ -1,0 +1,1 @@
+"""freqtrade-facing adapter: the strategy and its helpers."""

@@ -1,0 +1,1 @@
+"""Sub-commands of ``smartfolio``: one module each (NAME, HELP, add_arguments, run)."""

@@ -1,0 +1,1 @@
+"""Pure portfolio math: numpy/pandas/scipy only, never imports freqtrade."""
