@@ -16,12 +16,12 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_ENV_VAR = "SMARTFOLIO_DATADIR"
 
 HOW_TO_GET_DATA = (
-    "Set {env} to a folder of freqtrade candle files, or put the shared data at "
+    f"Set {DATA_ENV_VAR} to a folder of freqtrade candle files, or put the shared data at "
     "../shared/data beside the checkout, or download it with:\n"
     "  freqtrade download-data --exchange binance --pairs BTC/USDT ETH/USDT SOL/USDT XRP/USDT "
     "BNB/USDT --timeframes 1h 1d --timerange 20210101- --data-format-ohlcv feather "
     "--datadir user_data/data/binance"
-).format(env=DATA_ENV_VAR)
+)
 
 
 class MarketDataMissing(FileNotFoundError):
@@ -42,9 +42,9 @@ def find_data_dir(required: Iterable[str] = ()) -> Path:
     """Return the first candidate folder holding all ``required`` file names (e.g. 'BTC_USDT-1h.feather')."""
     needed = list(required)
     for folder in candidate_data_dirs():
-        if folder.is_dir() and all((folder / name).is_file() for name in needed):
-            if needed or any(folder.glob("*.feather")):
-                return folder
+        has_files = folder.is_dir() and all((folder / name).is_file() for name in needed)
+        if has_files and (needed or any(folder.glob("*.feather"))):
+            return folder
     looked = "\n  ".join(str(d) for d in candidate_data_dirs())
     what = f" with {', '.join(needed)}" if needed else ""
     raise MarketDataMissing(f"No candle data{what} found. Looked in:\n  {looked}\n{HOW_TO_GET_DATA}")
@@ -55,9 +55,7 @@ def candle_file(coin: str, timeframe: str, stake: str = "USDT") -> str:
     return f"{coin.upper()}_{stake.upper()}-{timeframe}.feather"
 
 
-def load_candles(
-    coin: str, timeframe: str, datadir: Path | None = None, stake: str = "USDT"
-) -> pd.DataFrame:
+def load_candles(coin: str, timeframe: str, datadir: Path | None = None, stake: str = "USDT") -> pd.DataFrame:
     """One coin's candles (``date, open, high, low, close, volume``), date in UTC, sorted."""
     name = candle_file(coin, timeframe, stake)
     folder = datadir if datadir is not None else find_data_dir([name])

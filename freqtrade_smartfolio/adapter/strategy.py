@@ -1,0 +1,370 @@
+"""SmartPortfolio: a thin freqtrade strategy over the pure portfolio layer.
+
+Once per closed candle (``bot_loop_start``) it reads the last closed candle's prices and the open
+positions, asks :mod:`freqtrade_smartfolio.portfolio.plan` for a rebalance plan, and hands the plan's
+orders to freqtrade: the initial buys through ``custom_stake_amount``, later sells and buys through
+``adjust_trade_position`` (partial exits and added entries). It holds otherwise: no ROI, no
+stoploss, no exit signals.
+
+Speed: freqtrade calls ``adjust_trade_position`` for every open trade on every candle while
+``position_adjustment_enable`` is on, deep-copying the trade with all its orders first. The strategy
+switches the flag on only for candles whose plan has orders, and gives each trade a read-only
+:class:`TradeView` as its deep copy (see docs/performance.md; tests/test_freqtrade_contract.py pins
+the freqtrade details this relies on).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from freqtrade.enums import RunMode
+from freqtrade.exchange import timeframe_to_minutes, timeframe_to_prev_date
+from freqtrade.persistence import Trade
+from freqtrade.strategy import IStrategy
+from pandas import DataFrame
+
+from freqtrade_smartfolio.config import check_against_exchange, parse_settings
+from freqtrade_smartfolio.portfolio.plan import (
+    CoinRules,
+    PlannedOrder,
+    PortfolioState,
+    RebalancePlan,
+    Trigger,
+    TriggerKind,
+    check_trigger,
+    plan_rebalance,
+)
+
+logger = logging.getLogger(__name__)
+
+ENTRY_TAG = "initial allocation"
+
+
+class TradeView:
+    """Read-only stand-in for a freqtrade trade, handed to the strategy instead of a deep copy.
+
+    Reading any attribute reads the live trade; writing raises, which protects the trade better than
+    a copy would, at no cost however many orders the trade has gathered.
+    """
+
+    __slots__ = ("_trade",)
+
+    def __init__(self, trade: Any) -> None:
+        object.__setattr__(self, "_trade", trade)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._trade, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"TradeView is read-only: cannot set {name!r} on {self._trade!r}")
+
+    def __repr__(self) -> str:
+        return f"TradeView({self._trade!r})"
+
+
+def _view_copier(trade: Any):
+    def copier(memo: dict | None = None) -> TradeView:
+        return TradeView(trade)
+
+    return copier
+
+
+def protect_trade_cheaply(trade: Any) -> None:
+    """Make ``copy.deepcopy(trade)`` return a :class:`TradeView` (Python's copy protocol looks the
+    ``__deepcopy__`` hook up on the instance)."""
+    if "__deepcopy__" not in vars(trade):
+        trade.__deepcopy__ = _view_copier(trade)
+
+
+class PriceBook:
+    """Closing prices per pair, looked up by candle open time in O(log n)."""
+
+    def __init__(self) -> None:
+        self._dates: dict[str, np.ndarray] = {}
+        self._closes: dict[str, np.ndarray] = {}
+
+    def store(self, pair: str, dataframe: DataFrame, closes: np.ndarray | None = None) -> None:
+        dates = dataframe["date"]
+        self._dates[pair] = (
+            dates.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[ns]").astype(np.int64)
+        )
+        self._closes[pair] = dataframe["close"].to_numpy(dtype=float) if closes is None else closes
+
+    def close_at(self, pair: str, candle_open: datetime) -> float | None:
+        dates = self._dates.get(pair)
+        if dates is None or len(dates) == 0:
+            return None
+        key = np.int64(int(candle_open.timestamp() * 1_000_000_000))
+        i = int(np.searchsorted(dates, key))
+        if i < len(dates) and dates[i] == key:
+            return float(self._closes[pair][i])
+        return None
+
+
+def round_to_tick(values: np.ndarray, tick: float) -> np.ndarray:
+    """Prices on the exchange's tick grid, as the nearest floats to the decimal values."""
+    if not tick or tick <= 0:
+        return values
+    decimals = max(0, math.ceil(-math.log10(tick) - 1e-9))
+    return np.round(np.round(values / tick) * tick, decimals)
+
+
+class SmartPortfolio(IStrategy):
+    """Keeps a portfolio of coins at target weights (see the ``smartfolio`` config section)."""
+
+    INTERFACE_VERSION = 3
+    timeframe = "1h"
+    can_short = False
+    # Hold: the portfolio decides every exit. An empty ROI table never triggers; a -100% stoploss
+    # never triggers on spot (its stop price is 0).
+    minimal_roi: dict = {}  # noqa: RUF012
+    stoploss = -1.0
+    trailing_stop = False
+    use_exit_signal = False
+    exit_profit_only = False
+    ignore_roi_if_entry_signal = True
+    # Switched per candle by bot_loop_start; starts True so freqtrade's startup copies of the
+    # config (/show_config, Telegram) and /forceenter see it enabled.
+    position_adjustment_enable = True
+    max_entry_position_adjustment = -1
+    process_only_new_candles = True
+    startup_candle_count = 0
+
+    def __init__(self, config: dict) -> None:
+        super().__init__(config)
+        self.settings = parse_settings(config)
+        self.targets = self.settings.targets
+        self.pairs = self.settings.pairs
+        self.prices = PriceBook()
+        self.coin_rules: tuple[CoinRules, ...] = ()
+        self.fee = 0.001
+        self.pending: dict[str, PlannedOrder] = {}
+        self.incomplete = False
+        self.last_plan: RebalancePlan | None = None
+        self.last_rebalance_time: datetime | None = None
+        self.last_schedule_tick: datetime | None = None
+        self.last_planned_candle: datetime | None = None
+        self._last_skip_message = ""
+
+    # ------------------------------------------------------------------ start
+    @property
+    def is_backtest(self) -> bool:
+        return self.config.get("runmode") in (RunMode.BACKTEST, RunMode.HYPEROPT)
+
+    def bot_start(self, **kwargs) -> None:
+        markets = {pair: self.dp.market(pair) for pair in self.pairs}
+        markets = {pair: m for pair, m in markets.items() if m is not None}
+        prices = {}
+        for coin, pair in zip(self.targets.coins, self.pairs, strict=True):
+            frame = self.dp.get_pair_dataframe(pair, self.timeframe)
+            prices[coin] = float(frame["close"].iloc[-1]) if len(frame) else 0.0
+        min_orders = check_against_exchange(self.settings, markets, prices)
+        self.coin_rules = tuple(
+            CoinRules(min_order=min_orders[coin], step=float(markets[pair]["precision"]["amount"] or 0))
+            for coin, pair in zip(self.targets.coins, self.pairs, strict=True)
+        )
+        self.fee = self._exchange_fee()
+        self.last_rebalance_time = self._last_tagged_order_time()
+        logger.info(
+            "SmartPortfolio: %s, %s rebalancing, minimum order %s",
+            ", ".join(f"{c} {self.targets.percent(c):.1f}%" for c in self.targets.coins)
+            + (f", cash {100 * self.targets.cash:.1f}%" if self.targets.cash else ""),
+            self.settings.rebalance.mode,
+            ", ".join(
+                f"{c} {r.min_order:.2f}" for c, r in zip(self.targets.coins, self.coin_rules, strict=True)
+            ),
+        )
+
+    def _exchange_fee(self) -> float:
+        configured = self.config.get("fee")
+        if configured is not None:
+            return float(configured)
+        try:
+            return float(self.dp._exchange.get_fee(self.pairs[0]))  # type: ignore[union-attr]
+        except Exception:  # pragma: no cover - exchanges without fee data
+            return 0.001
+
+    def _last_tagged_order_time(self) -> datetime | None:
+        """After a restart: the last filled rebalance order of the open trades, if any."""
+        if self.is_backtest:
+            return None
+        latest = None
+        for trade in Trade.get_trades_proxy(is_open=True):
+            for order in trade.orders:
+                if order.ft_order_tag and order.order_filled_date and order.status == "closed":
+                    when = order.order_filled_utc
+                    if when and (latest is None or when > latest):
+                        latest = when
+        return latest
+
+    # ------------------------------------------------------------------ dataframe
+    def populate_indicators(self, dataframe: DataFrame, metadata: dict) -> DataFrame:
+        pair = metadata["pair"]
+        if self.is_backtest and len(dataframe):
+            # Put backtest prices on the exchange's tick grid: data files carry float noise
+            # (4.995000000000001e-05) that freqtrade's price rounding would push outside the candle's
+            # low-high range, leaving orders unfilled. freqtrade forbids changing the last close, so
+            # the close column stays as it is and the price book keeps a rounded copy.
+            tick = self._tick_size(pair)
+            for column in ("open", "high", "low"):
+                dataframe[column] = round_to_tick(dataframe[column].to_numpy(dtype=float), tick)
+            self.prices.store(pair, dataframe, round_to_tick(dataframe["close"].to_numpy(dtype=float), tick))
+        return dataframe
+
+    def _tick_size(self, pair: str) -> float:
+        market = self.dp.market(pair) if self.dp else None
+        tick = market["precision"]["price"] if market else None
+        return float(tick) if tick else 0.0
+
+    def populate_entry_trend(self, dataframe: DataFrame, metadata: dict) -> DataFrame:
+        dataframe["enter_long"] = 1
+        dataframe["enter_tag"] = ENTRY_TAG
+        return dataframe
+
+    def populate_exit_trend(self, dataframe: DataFrame, metadata: dict) -> DataFrame:
+        dataframe["exit_long"] = 0
+        return dataframe
+
+    # ------------------------------------------------------------------ the plan, once per candle
+    def last_closed_candle(self, current_time: datetime) -> datetime:
+        return timeframe_to_prev_date(self.timeframe, current_time) - timedelta(
+            minutes=timeframe_to_minutes(self.timeframe)
+        )
+
+    def bot_loop_start(self, current_time: datetime, **kwargs) -> None:
+        candle = self.last_closed_candle(current_time)
+        if candle == self.last_planned_candle:
+            self._switch_adjustment()
+            return
+        open_trades = {t.pair: t for t in Trade.get_trades_proxy(is_open=True)}
+        for trade in open_trades.values():
+            protect_trade_cheaply(trade)
+        state = self._portfolio_state(candle, open_trades)
+        if state is None:
+            return
+        self.last_planned_candle = candle
+        self.pending = {}
+        trigger = self._trigger(state, current_time)
+        if trigger is None:
+            self._switch_adjustment()
+            return
+        plan = plan_rebalance(state, self.targets, self.coin_rules, self.fee, trigger)
+        self.last_plan = plan
+        self.incomplete = False
+        if not plan.orders:
+            self._log_skip(plan)
+            self._switch_adjustment()
+            return
+        self._last_skip_message = ""
+        logger.info(plan.summary())
+        self.pending = {f"{o.coin}/{self.settings.stake_currency}": o for o in plan.orders}
+        self.last_rebalance_time = current_time
+        self._switch_adjustment()
+
+    def _switch_adjustment(self) -> None:
+        self.position_adjustment_enable = bool(self.pending)
+
+    def _trigger(self, state: PortfolioState, current_time: datetime) -> Trigger | None:
+        if self.incomplete:
+            return Trigger(TriggerKind.COMPLETION, "buys waiting for cash from sales")
+        rule = self.settings.rebalance.rule
+        since = None
+        if self.last_schedule_tick is not None:
+            since = (current_time - self.last_schedule_tick).total_seconds() / 60.0
+        trigger = check_trigger(state, self.targets, rule, since)
+        if trigger is not None and trigger.kind in (TriggerKind.SCHEDULE, TriggerKind.INITIAL):
+            self.last_schedule_tick = current_time
+        return trigger
+
+    def _portfolio_state(self, candle: datetime, open_trades: dict[str, Any]) -> PortfolioState | None:
+        prices = np.empty(len(self.pairs))
+        for i, pair in enumerate(self.pairs):
+            if not self.is_backtest:
+                self.prices.store(pair, self.dp.get_pair_dataframe(pair, self.timeframe))
+            price = self.prices.close_at(pair, candle)
+            if price is None or price <= 0:
+                message = (
+                    f"No closed {self.timeframe} candle at {candle} for {pair}: not planning this candle."
+                )
+                if message != self._last_skip_message:
+                    logger.info(message)
+                    self._last_skip_message = message
+                return None
+            prices[i] = price
+        amounts = np.array([open_trades[p].amount if p in open_trades else 0.0 for p in self.pairs])
+        return PortfolioState(self.targets.coins, amounts, prices, self._cash(open_trades))
+
+    def _cash(self, open_trades: dict[str, Any]) -> float:
+        """Stake currency the portfolio holds: freqtrade's free stake, less the entry fees freqtrade
+        has not yet charged against it (it realises them on exit)."""
+        free = float(self.wallets.get_available_stake_amount()) if self.wallets else 0.0
+        unpaid_entry_fees = sum(t.open_trade_value - t.stake_amount for t in open_trades.values())
+        return max(free - unpaid_entry_fees, 0.0)
+
+    def _log_skip(self, plan: RebalancePlan) -> None:
+        message = f"Rebalance ({plan.trigger.label}) skipped: " + "; ".join(
+            f"{s.side} {s.coin} ~{s.value:.2f} {s.why}" for s in plan.skipped
+        )
+        if message != self._last_skip_message:
+            logger.info(message)
+            self._last_skip_message = message
+
+    # ------------------------------------------------------------------ execution
+    def custom_stake_amount(
+        self,
+        pair: str,
+        current_time: datetime,
+        current_rate: float,
+        proposed_stake: float,
+        min_stake: float | None,
+        max_stake: float,
+        leverage: float,
+        entry_tag: str | None,
+        side: str,
+        **kwargs,
+    ) -> float:
+        order = self.pending.get(pair)
+        if order is None or order.side != "buy":
+            return 0.0
+        del self.pending[pair]
+        self._switch_adjustment()
+        return order.value
+
+    def adjust_trade_position(
+        self,
+        trade: Trade,
+        current_time: datetime,
+        current_rate: float,
+        current_profit: float,
+        min_stake: float | None,
+        max_stake: float,
+        current_entry_rate: float,
+        current_exit_rate: float,
+        current_entry_profit: float,
+        current_exit_profit: float,
+        **kwargs,
+    ) -> float | tuple[float | None, str | None] | None:
+        order = self.pending.pop(trade.pair, None)
+        if order is None:
+            return None
+        if order.side == "sell":
+            # freqtrade turns a negative stake into an amount with trade.amount / trade.stake_amount
+            # and truncates it to the lot size: nudge up so float error cannot drop one lot.
+            amount = min(order.amount, trade.amount)
+            return -amount * trade.stake_amount / trade.amount * (1 + 1e-9), order.tag
+        size = order.value
+        stake = min(size, max_stake)
+        index = self.pairs.index(trade.pair)
+        if stake < self.coin_rules[index].min_order:
+            self.incomplete = True
+            logger.info(
+                "Buy of %s waits for cash: %.2f wanted, %.2f available now.", trade.pair, size, max_stake
+            )
+            return None
+        if stake < size * (1 - 1e-6):
+            self.incomplete = True
+        return stake, order.tag

@@ -1,0 +1,340 @@
+"""The ``smartfolio`` section of a freqtrade config: parsed and validated once, into frozen settings.
+
+Every problem is reported with the field, the value received and the fix; all problems are
+collected and raised together as one :class:`ConfigError`.
+
+Example::
+
+    "smartfolio": {
+        "portfolio": {"BTC": 40, "ETH": 30, "SOL": 10, "XRP": 10, "BNB": 10},
+        "investment": 1000,
+        "rebalance": {"mode": "proportional", "threshold": 5},
+        "min_trade": 5
+    }
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from freqtrade_smartfolio.portfolio.durations import parse_minutes
+from freqtrade_smartfolio.portfolio.plan import RebalanceRule
+from freqtrade_smartfolio.portfolio.targets import WEIGHT_SUM_TOLERANCE, Targets
+
+SECTION = "smartfolio"
+MODES = ("proportional", "scheduled", "both")
+BANDS = ("absolute", "relative")
+DEFAULT_MIN_TRADE = 5.0
+MAX_THRESHOLD_PERCENT = 50.0
+# A position must be worth this many minimum orders, so a rebalance can sell part of it and leave
+# a sellable remainder.
+MIN_INVESTMENT_HEADROOM = 2.0
+KNOWN_KEYS = {"portfolio", "investment", "rebalance", "min_trade"}
+KNOWN_REBALANCE_KEYS = {"mode", "threshold", "band", "interval"}
+
+
+class ConfigError(ValueError):
+    """A ``smartfolio`` config problem; ``problems`` holds one message per bad field."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__(
+            "Invalid smartfolio config:\n  - " + "\n  - ".join(problems)
+            if len(problems) > 1
+            else f"Invalid smartfolio config: {problems[0]}"
+        )
+
+
+@dataclass(frozen=True)
+class RebalanceSettings:
+    mode: str
+    threshold_percent: float | None
+    relative: bool
+    interval: str | None
+    interval_minutes: int | None
+
+    @property
+    def rule(self) -> RebalanceRule:
+        return RebalanceRule(
+            threshold=None if self.threshold_percent is None else self.threshold_percent / 100.0,
+            relative=self.relative,
+            interval_minutes=self.interval_minutes,
+        )
+
+
+@dataclass(frozen=True)
+class SmartfolioSettings:
+    """The validated ``smartfolio`` section plus the freqtrade keys it depends on."""
+
+    stake_currency: str
+    targets: Targets
+    investment: float
+    rebalance: RebalanceSettings
+    min_trade: float
+
+    @property
+    def pairs(self) -> tuple[str, ...]:
+        return tuple(f"{coin}/{self.stake_currency}" for coin in self.targets.coins)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _field(name: str) -> str:
+    return f"{SECTION}.{name}"
+
+
+def parse_settings(config: Mapping[str, Any]) -> SmartfolioSettings:
+    """Validate ``config[SECTION]`` (and the whitelist) and return frozen settings, or raise ConfigError."""
+    problems: list[str] = []
+    stake = str(config.get("stake_currency") or "USDT").upper()
+    section = config.get(SECTION)
+    if not isinstance(section, Mapping):
+        raise ConfigError(
+            [
+                f"{SECTION}: missing or not an object (got {section!r}); add a section such as "
+                '"smartfolio": {"portfolio": {"BTC": 50, "ETH": 50}, "investment": 1000, '
+                '"rebalance": {"mode": "proportional", "threshold": 5}}'
+            ]
+        )
+    unknown = sorted(set(section) - KNOWN_KEYS)
+    if unknown:
+        problems.append(
+            f"{SECTION}: unknown key(s) {', '.join(map(repr, unknown))}; "
+            f"allowed keys are {', '.join(sorted(KNOWN_KEYS))}"
+        )
+
+    targets = _parse_portfolio(section.get("portfolio"), stake, problems)
+    investment = _parse_investment(section.get("investment"), problems)
+    rebalance = _parse_rebalance(section.get("rebalance"), problems)
+    min_trade = _parse_min_trade(section.get("min_trade", DEFAULT_MIN_TRADE), problems)
+    if targets is not None:
+        _check_whitelist(config, targets, stake, problems)
+
+    if problems:
+        raise ConfigError(problems)
+    assert targets is not None and investment is not None and rebalance is not None
+    return SmartfolioSettings(stake, targets, investment, rebalance, min_trade)
+
+
+def _parse_portfolio(raw: Any, stake: str, problems: list[str]) -> Targets | None:
+    name = _field("portfolio")
+    example = f'e.g. {{"BTC": 60, "ETH": 30, "{stake}": 10}}'
+    if not isinstance(raw, Mapping) or not raw:
+        problems.append(f"{name}: expected an object of coin -> target percent, got {raw!r}; {example}")
+        return None
+    percents: dict[str, float] = {}
+    ok = True
+    for coin, weight in raw.items():
+        key = str(coin).strip().upper()
+        if not key or "/" in key:
+            problems.append(f"{name}: {coin!r} is not a coin symbol; use the base coin only, e.g. 'BTC'")
+            ok = False
+        elif key in percents:
+            problems.append(f"{name}: coin {key} is listed twice; list each coin once")
+            ok = False
+        elif not _is_number(weight) or weight <= 0:
+            problems.append(
+                f"{name}.{key}: {weight!r} is not a positive percentage; give each coin a weight "
+                "above 0, e.g. 25 for 25%, or remove the coin"
+            )
+            ok = False
+        else:
+            percents[key] = float(weight)
+    coins = [c for c in percents if c != stake]
+    if ok and len(coins) < 2:
+        problems.append(
+            f"{name}: {len(coins)} coin(s) given ({', '.join(coins) or 'none'}); a portfolio needs at "
+            f"least 2 coins besides {stake}"
+        )
+        ok = False
+    total = sum(percents.values())
+    if ok and abs(total - 100.0) > 100.0 * WEIGHT_SUM_TOLERANCE:
+        problems.append(
+            f"{name}: weights sum to {total:g}%, not 100%; adjust them by {100.0 - total:+g} points "
+            f"(the stake currency {stake} may hold the rest as cash)"
+        )
+        ok = False
+    if not ok:
+        return None
+    # Normalise tiny float error so the weights sum to exactly 1.
+    scale = 100.0 / total
+    return Targets.from_percent({c: w * scale for c, w in percents.items()}, stake)
+
+
+def _parse_investment(raw: Any, problems: list[str]) -> float | None:
+    if not _is_number(raw) or raw <= 0:
+        problems.append(
+            f"{_field('investment')}: {raw!r} is not a positive amount; give the amount to invest "
+            "in the stake currency, e.g. 1000"
+        )
+        return None
+    return float(raw)
+
+
+def _parse_min_trade(raw: Any, problems: list[str]) -> float:
+    if not _is_number(raw) or raw <= 0:
+        problems.append(
+            f"{_field('min_trade')}: {raw!r} is not a positive amount; give the smallest order in "
+            f"the stake currency, e.g. {DEFAULT_MIN_TRADE:g} (it is never below the exchange's own minimum)"
+        )
+        return DEFAULT_MIN_TRADE
+    return float(raw)
+
+
+def _parse_rebalance(raw: Any, problems: list[str]) -> RebalanceSettings | None:
+    name = _field("rebalance")
+    if not isinstance(raw, Mapping):
+        problems.append(
+            f"{name}: expected an object, got {raw!r}; e.g. "
+            '{"mode": "proportional", "threshold": 5} or {"mode": "scheduled", "interval": "1d"}'
+        )
+        return None
+    n_before = len(problems)
+    unknown = sorted(set(raw) - KNOWN_REBALANCE_KEYS)
+    if unknown:
+        problems.append(
+            f"{name}: unknown key(s) {', '.join(map(repr, unknown))}; allowed keys are "
+            f"{', '.join(sorted(KNOWN_REBALANCE_KEYS))}"
+        )
+    mode = raw.get("mode", "proportional")
+    if mode not in MODES:
+        problems.append(f"{name}.mode: {mode!r} is not a mode; use one of {', '.join(MODES)}")
+    band = raw.get("band", "absolute")
+    if band not in BANDS:
+        problems.append(f"{name}.band: {band!r} is not a band; use one of {', '.join(BANDS)}")
+
+    threshold = raw.get("threshold")
+    needs_threshold = mode in ("proportional", "both") or threshold is not None
+    if needs_threshold and (not _is_number(threshold) or not 0 < threshold <= MAX_THRESHOLD_PERCENT):
+        problems.append(
+            f"{name}.threshold: {threshold!r} is not allowed; give the deviation that triggers a "
+            f"rebalance as a percentage above 0 and at most {MAX_THRESHOLD_PERCENT:g}, e.g. 5 "
+            "(typical: 0.5 to 10)"
+        )
+    interval = raw.get("interval")
+    minutes = None
+    if mode in ("scheduled", "both") or interval is not None:
+        try:
+            minutes = parse_minutes(interval, f"{name}.interval")
+        except ValueError as err:
+            problems.append(str(err))
+    if mode == "proportional" and interval is not None:
+        problems.append(
+            f"{name}.interval: {interval!r} is set but mode is 'proportional'; use mode 'both' to "
+            "rebalance on the threshold and on a schedule, or remove the interval"
+        )
+    if mode == "scheduled" and threshold is not None:
+        problems.append(
+            f"{name}.threshold: {threshold!r} is set but mode is 'scheduled'; use mode 'both' or "
+            "remove the threshold"
+        )
+    if len(problems) > n_before:
+        return None
+    return RebalanceSettings(
+        mode=str(mode),
+        threshold_percent=float(threshold) if threshold is not None else None,
+        relative=band == "relative",
+        interval=str(interval) if interval is not None else None,
+        interval_minutes=minutes,
+    )
+
+
+def _check_whitelist(config: Mapping[str, Any], targets: Targets, stake: str, problems: list[str]) -> None:
+    exchange = config.get("exchange")
+    whitelist = exchange.get("pair_whitelist") if isinstance(exchange, Mapping) else None
+    if whitelist is None:
+        return
+    expected = {f"{c}/{stake}" for c in targets.coins}
+    given = {str(p).upper() for p in whitelist}
+    if given != expected:
+        missing = sorted(expected - given)
+        extra = sorted(given - expected)
+        detail = "; ".join(
+            part
+            for part in (
+                f"missing {', '.join(missing)}" if missing else "",
+                f"not in the portfolio {', '.join(extra)}" if extra else "",
+            )
+            if part
+        )
+        problems.append(
+            f"exchange.pair_whitelist: {sorted(given)} does not match the portfolio ({detail}); set it "
+            f"to {sorted(expected)}"
+        )
+
+
+# ---------------------------------------------------------------- checks that need the exchange
+
+
+def exchange_min_order(min_cost: float | None, min_amount: float | None, price: float) -> float:
+    """The smallest order value freqtrade will place on a pair, from the market's limits.
+
+    Mirrors freqtrade's ``Exchange.get_min_pair_stake_amount`` with its default 5% amount reserve and
+    the -10% stoploss its backtester assumes for position adjustments (pinned by a test).
+    """
+    margin_reserve = 1.05
+    stoploss_reserve = min(max(margin_reserve / (1 - 0.1), 1.0), 1.5)
+    limits = []
+    if min_cost:
+        limits.append(min_cost * stoploss_reserve)
+    if min_amount:
+        limits.append(min_amount * price * margin_reserve)
+    return max(limits) if limits else 0.0
+
+
+def minimum_investment(targets: Targets, min_orders: Mapping[str, float]) -> float:
+    """Smallest investment at which every coin's share is worth MIN_INVESTMENT_HEADROOM minimum orders."""
+    return max(
+        MIN_INVESTMENT_HEADROOM * min_orders[coin] / weight
+        for coin, weight in zip(targets.coins, targets.weights, strict=True)
+    )
+
+
+def check_against_exchange(
+    settings: SmartfolioSettings,
+    markets: Mapping[str, Any],
+    prices: Mapping[str, float],
+    investment_available: float | None = None,
+) -> dict[str, float]:
+    """Check coins exist on the exchange and the investment is large enough; return each coin's
+    minimum order value (user ``min_trade`` or the exchange's, whichever is larger)."""
+    problems: list[str] = []
+    min_orders: dict[str, float] = {}
+    for coin, pair in zip(settings.targets.coins, settings.pairs, strict=True):
+        market = markets.get(pair)
+        if market is None or not market.get("active", True):
+            problems.append(
+                f"{_field('portfolio')}.{coin}: {pair} is not an active market on this exchange; "
+                "remove the coin or pick one the exchange lists"
+            )
+            continue
+        limits = market.get("limits", {})
+        price = prices.get(coin)
+        ex_min = exchange_min_order(
+            (limits.get("cost") or {}).get("min"),
+            (limits.get("amount") or {}).get("min"),
+            price or 0.0,
+        )
+        min_orders[coin] = max(settings.min_trade, ex_min)
+    if not problems:
+        needed = minimum_investment(settings.targets, min_orders)
+        if settings.investment < needed:
+            problems.append(
+                f"{_field('investment')}: {settings.investment:g} {settings.stake_currency} is below "
+                f"the minimum of {needed:,.2f} {settings.stake_currency} for this portfolio (each "
+                f"coin's share must be worth {MIN_INVESTMENT_HEADROOM:g} minimum orders); invest at "
+                f"least {math.ceil(needed):,} or give small coins more weight"
+            )
+        if investment_available is not None and settings.investment > investment_available + 1e-9:
+            problems.append(
+                f"{_field('investment')}: {settings.investment:g} {settings.stake_currency} is more "
+                f"than the {investment_available:,.2f} available; lower it or fund the account"
+            )
+    if problems:
+        raise ConfigError(problems)
+    return min_orders
