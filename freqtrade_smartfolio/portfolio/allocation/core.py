@@ -88,8 +88,12 @@ def resolve_method(method: str) -> str:
     key = method.strip().lower().replace("-", "_").replace(" ", "_") if isinstance(method, str) else ""
     key = ALIASES.get(key, key)
     if key not in METHODS:
-        aliases = ", ".join(name.replace("_", "-") for name in METHODS)
-        raise bad_argument("method", f"one of {', '.join(METHODS)} (or {aliases})", method)
+        raise bad_argument(
+            "method",
+            f"one of {', '.join(METHODS)} (dashes work too, e.g. 'risk-parity'; "
+            f"aliases: {', '.join(sorted(ALIASES))})",
+            method,
+        )
     return key
 
 
