@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import logging
 import math
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 from freqtrade.enums import RunMode
-from freqtrade.exchange import timeframe_to_minutes, timeframe_to_prev_date
+from freqtrade.exchange import timeframe_to_seconds
 from freqtrade.persistence import Trade
 from freqtrade.strategy import IStrategy
 from pandas import DataFrame
@@ -81,28 +81,18 @@ def protect_trade_cheaply(trade: Any) -> None:
 
 
 class PriceBook:
-    """Closing prices per pair, looked up by candle open time in O(log n)."""
+    """Closing prices per pair, looked up by candle open time (a dict: O(1) per candle)."""
 
     def __init__(self) -> None:
-        self._dates: dict[str, np.ndarray] = {}
-        self._closes: dict[str, np.ndarray] = {}
+        self._closes: dict[str, dict[int, float]] = {}
 
     def store(self, pair: str, dataframe: DataFrame, closes: np.ndarray | None = None) -> None:
-        dates = dataframe["date"]
-        self._dates[pair] = (
-            dates.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[ns]").astype(np.int64)
-        )
-        self._closes[pair] = dataframe["close"].to_numpy(dtype=float) if closes is None else closes
+        dates = dataframe["date"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[s]")
+        values = dataframe["close"].to_numpy(dtype=float) if closes is None else closes
+        self._closes[pair] = dict(zip(dates.astype(np.int64).tolist(), values.tolist(), strict=True))
 
     def close_at(self, pair: str, candle_open: datetime) -> float | None:
-        dates = self._dates.get(pair)
-        if dates is None or len(dates) == 0:
-            return None
-        key = np.int64(int(candle_open.timestamp() * 1_000_000_000))
-        i = int(np.searchsorted(dates, key))
-        if i < len(dates) and dates[i] == key:
-            return float(self._closes[pair][i])
-        return None
+        return self._closes.get(pair, {}).get(int(candle_open.timestamp()))
 
 
 def round_to_tick(values: np.ndarray, tick: float) -> np.ndarray:
@@ -231,9 +221,10 @@ class SmartPortfolio(IStrategy):
 
     # ------------------------------------------------------------------ the plan, once per candle
     def last_closed_candle(self, current_time: datetime) -> datetime:
-        return timeframe_to_prev_date(self.timeframe, current_time) - timedelta(
-            minutes=timeframe_to_minutes(self.timeframe)
-        )
+        """Open time of the last candle that has closed at ``current_time`` (backtest and live alike)."""
+        step = timeframe_to_seconds(self.timeframe)
+        now = int(current_time.timestamp())
+        return datetime.fromtimestamp(now - now % step - step, tz=UTC)
 
     def bot_loop_start(self, current_time: datetime, **kwargs) -> None:
         candle = self.last_closed_candle(current_time)

@@ -53,9 +53,3 @@ def current_weights(amounts: np.ndarray, prices: np.ndarray, cash: float) -> tup
     if total <= 0:
         return np.zeros_like(values), 0.0
     return values / total, cash / total
-
-
-def band_limits(targets: np.ndarray, threshold: float, relative: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Lower and upper weight limits: target -/+ threshold (absolute) or target*(1 -/+ threshold)."""
-    width = targets * threshold if relative else np.full_like(targets, threshold)
-    return targets - width, targets + width
