@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -152,7 +152,8 @@ def returns_from_prices(prices: pd.DataFrame) -> pd.DataFrame:
     return prices.astype(float).pct_change(fill_method=None).dropna(how="any")
 
 
-def _validate_returns(returns: pd.DataFrame) -> pd.DataFrame:
+def _validate_returns(returns: pd.DataFrame) -> np.ndarray:
+    """The return matrix as floats, after checking shape, names and values."""
     if not isinstance(returns, pd.DataFrame):
         raise bad_argument("returns", "a pandas DataFrame (periods x assets)", type(returns).__name__)
     n_assets, n_rows = returns.shape[1], returns.shape[0]
@@ -179,10 +180,11 @@ def _validate_returns(returns: pd.DataFrame) -> pd.DataFrame:
             f"at least n_assets + 1 = {n_assets + 1} rows (periods) for {n_assets} assets",
             f"{n_rows} rows; use a longer lookback or fewer assets",
         )
-    flat = returns.columns[values.std(axis=0) == 0]
-    if len(flat):
-        raise bad_argument("returns", "every asset with non-zero volatility", f"constant {list(flat)}")
-    return returns
+    flat = values.max(axis=0) == values.min(axis=0)
+    if flat.any():
+        names = [str(c) for c in returns.columns[flat]]
+        raise bad_argument("returns", "every asset with non-zero volatility", f"constant {names}")
+    return values
 
 
 def _check_weights(w: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
@@ -226,11 +228,12 @@ def allocate(
     'ledoit_wolf_identity'. Volatility and mean are annualised with 365 days of ``timeframe``.
     """
     canonical = resolve_method(method)
-    frame = _validate_returns(returns)
-    assets = [str(c) for c in frame.columns]
-    lower, upper = resolve_bounds(
-        {str(k): v for k, v in bounds.items()} if isinstance(bounds, dict) else bounds, assets
-    )
+    values = _validate_returns(returns)
+    if isinstance(bounds, Mapping):
+        assets = [str(c) for c in returns.columns]
+        lower, upper = resolve_bounds({str(k): v for k, v in bounds.items()}, assets)
+    else:
+        lower, upper = resolve_bounds(bounds, range(values.shape[1]))  # type: ignore[arg-type]
     if covariance not in ESTIMATORS:
         raise bad_argument("covariance", f"one of {', '.join(ESTIMATORS)}", covariance)
     if isinstance(risk_free_rate, bool) or not isinstance(risk_free_rate, int | float):
@@ -238,12 +241,11 @@ def allocate(
     if not math.isfinite(risk_free_rate):
         raise bad_argument("risk_free_rate", "a finite annual rate", risk_free_rate)
     scale = periods_per_year(timeframe)
-    values = frame.to_numpy(dtype=float)
     cov = covariance_matrix(values, covariance, timeframe)
     mean = values.mean(axis=0) * scale
     problem = Problem(cov, mean, lower, upper, float(risk_free_rate))
     weights, used, failures = solve(problem, canonical)
-    index = pd.Index(frame.columns)
+    index = returns.columns
     return Allocation(
         weights=pd.Series(weights, index=index, name="weight"),
         method=canonical,
@@ -255,7 +257,7 @@ def allocate(
         asset_volatility=pd.Series(np.sqrt(np.diag(cov)), index=index, name="annual_volatility"),
         covariance=covariance,
         timeframe=timeframe,
-        periods=len(frame),
+        periods=len(values),
     )
 
 

@@ -84,7 +84,7 @@ def ledoit_wolf(
         prior = r_bar * outer
         np.fill_diagonal(prior, variances)
         # theta_{ii,ij} = mean(x_i^3 x_j) - s_ii s_ij (the 4 terms of covCor.m reduce to this)
-        theta = ((x**3).T @ x) / t - variances[:, None] * sample
+        theta = ((y * x).T @ x) / t - variances[:, None] * sample
         np.fill_diagonal(theta, 0.0)
         rho = float(np.diag(phi_mat).sum() + r_bar * ((std[None, :] / std[:, None]) * theta).sum())
     else:

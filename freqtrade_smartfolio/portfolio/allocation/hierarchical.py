@@ -33,11 +33,10 @@ def quasi_diagonal_order(cov: np.ndarray, method: str = "single") -> np.ndarray:
     return leaves_list(link)
 
 
-def _cluster_variance(cov: np.ndarray, items: np.ndarray) -> float:
-    sub = cov[np.ix_(items, items)]
-    ivp = 1.0 / np.diag(sub)
-    ivp /= ivp.sum()
-    return float(ivp @ sub @ ivp)
+def _slice_variance(cov: np.ndarray, inv_var: np.ndarray, start: int, stop: int) -> float:
+    """Variance of the inverse-variance portfolio of assets ``start:stop`` (already ordered)."""
+    ivp = inv_var[start:stop] / inv_var[start:stop].sum()
+    return float(ivp @ cov[start:stop, start:stop] @ ivp)
 
 
 def hrp(
@@ -52,17 +51,21 @@ def hrp(
     if not np.all(np.isfinite(cov)) or np.any(variances <= 0):
         raise SolverError("HRP needs a finite covariance with a positive variance for every asset")
     order = quasi_diagonal_order(cov, linkage_method)
-    weights = np.ones(len(order))
-    stack = [order]
+    ordered = cov[np.ix_(order, order)]  # clusters become contiguous slices
+    inv_var = 1.0 / np.diag(ordered)
+    ordered_weights = np.ones(len(order))
+    stack = [(0, len(order))]
     while stack:
-        items = stack.pop()
-        if len(items) < 2:
+        start, stop = stack.pop()
+        if stop - start < 2:
             continue
-        half = len(items) // 2
-        left, right = items[:half], items[half:]
-        v_left, v_right = _cluster_variance(cov, left), _cluster_variance(cov, right)
+        mid = (start + stop) // 2
+        v_left = _slice_variance(ordered, inv_var, start, mid)
+        v_right = _slice_variance(ordered, inv_var, mid, stop)
         alpha = 1.0 - v_left / (v_left + v_right)
-        weights[left] *= alpha
-        weights[right] *= 1.0 - alpha
-        stack.extend((left, right))
+        ordered_weights[start:mid] *= alpha
+        ordered_weights[mid:stop] *= 1.0 - alpha
+        stack.extend(((start, mid), (mid, stop)))
+    weights = np.empty(len(order))
+    weights[order] = ordered_weights
     return _apply_bounds(weights / weights.sum(), lower, upper)
