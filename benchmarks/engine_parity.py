@@ -1,0 +1,293 @@
+"""Engine vs ``freqtrade backtesting`` with SmartPortfolio: final value and rebalance times.
+
+Run: ``.venv/bin/python benchmarks/engine_parity.py`` (prints a markdown table). The helpers
+(:func:`run_freqtrade`, :func:`run_engine`, :func:`compare`) are shared with tests/test_engine.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from freqtrade_smartfolio.adapter.records import (  # noqa: E402
+    latest_backtest_result,
+    load_backtest_result,
+    orders_from_trades,
+)
+from freqtrade_smartfolio.config import exchange_min_order, parse_settings  # noqa: E402
+from freqtrade_smartfolio.freqtrade_config import build_config  # noqa: E402
+from freqtrade_smartfolio.marketdata import find_data_dir  # noqa: E402
+from freqtrade_smartfolio.portfolio.engine import (  # noqa: E402
+    EngineResult,
+    ExchangeRules,
+    load_market,
+    simulate,
+)
+from freqtrade_smartfolio.portfolio.plan import CoinRules  # noqa: E402
+
+FREQTRADE = REPO / ".venv" / "bin" / "freqtrade"
+STUB = Path("/tmp/stub/stub.py")  # throwaway exchangeInfo server, used until the offline exchange lands
+STUB_TICK = {"BTC": 0.01, "ETH": 0.01, "BNB": 0.1, "SOL": 0.01, "XRP": 0.0001}
+STUB_STEP = {"BTC": 0.00001, "ETH": 0.0001, "BNB": 0.001, "SOL": 0.001, "XRP": 0.1}
+MIN_NOTIONAL = 5.0
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    portfolio: Mapping[str, float]
+    rebalance: Mapping[str, Any]
+    timeframe: str
+    start: str  # freqtrade --timerange start, YYYYMMDD
+    end: str  # freqtrade --timerange end, YYYYMMDD (the candle at 00:00 of that day is included)
+    investment: float = 1000.0
+    fee: float = 0.001
+    min_trade: float | None = None
+
+    @property
+    def smartfolio(self) -> dict[str, Any]:
+        section: dict[str, Any] = {
+            "portfolio": dict(self.portfolio),
+            "investment": self.investment,
+            "rebalance": dict(self.rebalance),
+        }
+        if self.min_trade is not None:
+            section["min_trade"] = self.min_trade
+        return section
+
+    @property
+    def coins(self) -> list[str]:
+        return [c for c in self.portfolio if c != "USDT"]
+
+
+def _offline_exchange_class() -> Any | None:
+    try:
+        from freqtrade_smartfolio.exchange import OfflineExchange  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return OfflineExchange
+
+
+def exchange_kind() -> str:
+    """'offline' when the project's OfflineExchange is importable, else 'stub'."""
+    return "offline" if _offline_exchange_class() is not None else "stub"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def exchange_url(datadir: Path, coins: Sequence[str]) -> Iterator[str]:
+    """URL of a running exchange serving ``coins``: the OfflineExchange, or the /tmp stub."""
+    offline = _offline_exchange_class()
+    if offline is not None:
+        with offline(datadir, port=0) as ex:
+            yield ex.url
+        return
+    if not STUB.is_file():
+        raise RuntimeError(f"no offline exchange in the package and no stub at {STUB}")
+    unknown = set(coins) - set(STUB_TICK)
+    if unknown:
+        raise RuntimeError(f"the stub exchange only serves {sorted(STUB_TICK)}, not {sorted(unknown)}")
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, str(STUB), str(port), ",".join(STUB_TICK)])
+    try:
+        for _ in range(100):
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.1):
+                break
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(5)
+
+
+def market_limits(coin: str, datadir: Path) -> tuple[float, float]:
+    """(tick, lot step) of ``coin`` on the exchange in use."""
+    if exchange_kind() == "offline":
+        from freqtrade_smartfolio.exchange.markets import market_rules
+
+        rules = market_rules(coin, datadir, timeframe=None)
+        return rules.tick_size, rules.step_size
+    return STUB_TICK[coin], STUB_STEP[coin]
+
+
+def engine_rules(
+    case: Case, datadir: Path, last_close: Mapping[str, float]
+) -> tuple[list[CoinRules], list[ExchangeRules]]:
+    """The strategy's CoinRules (minimum order, lot step) and the exchange's tick/limits per coin."""
+    settings = parse_settings({"stake_currency": "USDT", "smartfolio": case.smartfolio})
+    coin_rules, exchange = [], []
+    for coin in case.coins:
+        tick, step = market_limits(coin, datadir)
+        ex_min = exchange_min_order(MIN_NOTIONAL, step, last_close[coin])
+        coin_rules.append(CoinRules(min_order=max(settings.min_trade, ex_min), step=step))
+        exchange.append(ExchangeRules(tick=tick, min_cost=MIN_NOTIONAL, min_amount=step))
+    return coin_rules, exchange
+
+
+def _timestamp(day: str) -> pd.Timestamp:
+    return pd.Timestamp(day, tz="UTC")
+
+
+def run_engine(case: Case, datadir: Path, mode: str = "freqtrade") -> EngineResult:
+    """The engine on the same bars freqtrade backtests for ``case`` (timerange end inclusive)."""
+    market = load_market(case.coins, case.timeframe, _timestamp(case.start), _timestamp(case.end), datadir)
+    last_close = {c: float(market.close[-1, i]) for i, c in enumerate(market.coins)}
+    coin_rules, exchange = engine_rules(case, datadir, last_close)
+    settings = parse_settings({"stake_currency": "USDT", "smartfolio": case.smartfolio})
+    return simulate(
+        market,
+        settings.targets,
+        settings.rebalance.rule,
+        coin_rules,
+        case.fee,
+        case.investment,
+        exchange=exchange,
+        mode=mode,  # type: ignore[arg-type]
+    )
+
+
+@dataclass(frozen=True)
+class FreqtradeRun:
+    final_balance: float
+    orders: pd.DataFrame
+    seconds: float
+
+    @property
+    def rebalance_times(self) -> list[pd.Timestamp]:
+        fills = self.orders[self.orders["tag"] != "force_exit"]
+        return sorted(set(fills["time"]))
+
+
+def run_freqtrade(case: Case, datadir: Path, workdir: Path | None = None) -> FreqtradeRun:
+    """``freqtrade backtesting`` of ``case`` against the offline exchange (or the stub)."""
+    with contextlib.ExitStack() as stack:
+        if workdir is None:
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="parity-")))
+        userdir = workdir / "user_data"
+        (userdir / "backtest_results").mkdir(parents=True, exist_ok=True)
+        url = stack.enter_context(exchange_url(datadir, case.coins))
+        config = build_config(case.smartfolio, timeframe=case.timeframe, exchange_url=url, fee=case.fee)
+        path = workdir / "config.json"
+        path.write_text(json.dumps(config))
+        started = time.perf_counter()
+        proc = subprocess.run(
+            [
+                str(FREQTRADE),
+                "backtesting",
+                "-c",
+                str(path),
+                "--strategy-path",
+                str(REPO / "user_data" / "strategies"),
+                "--datadir",
+                str(datadir),
+                "--userdir",
+                str(userdir),
+                "--timerange",
+                f"{case.start}-{case.end}",
+                "--export",
+                "trades",
+                "--cache",
+                "none",
+            ],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
+        seconds = time.perf_counter() - started
+        if proc.returncode != 0:
+            raise RuntimeError(
+                f"freqtrade failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+            )
+        result = load_backtest_result(latest_backtest_result(userdir / "backtest_results"))
+        return FreqtradeRun(float(result["final_balance"]), orders_from_trades(result["trades"]), seconds)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    case: Case
+    engine_final: float
+    freqtrade_final: float
+    engine_rebalances: int
+    freqtrade_rebalances: int
+    same_times: bool
+    freqtrade_seconds: float
+    engine_seconds: float
+
+    @property
+    def rel_diff(self) -> float:
+        return abs(self.engine_final - self.freqtrade_final) / self.freqtrade_final
+
+
+def compare(case: Case, datadir: Path) -> Comparison:
+    ft = run_freqtrade(case, datadir)
+    started = time.perf_counter()
+    engine = run_engine(case, datadir)
+    engine_seconds = time.perf_counter() - started
+    engine_times = engine.rebalance_times
+    ft_times = ft.rebalance_times
+    return Comparison(
+        case,
+        engine.final_value,
+        ft.final_balance,
+        len(engine_times),
+        len(ft_times),
+        engine_times == ft_times,
+        ft.seconds,
+        engine_seconds,
+    )
+
+
+HEADER = (
+    "| portfolio | tf | window | engine final | freqtrade final | rel. diff "
+    "| rebalances engine / freqtrade | same times |"
+)
+
+CASES = [
+    Case(
+        "3 majors, 2% band, 1h",
+        {"BTC": 40, "ETH": 30, "SOL": 30},
+        {"mode": "proportional", "threshold": 2},
+        "1h",
+        "20240101",
+        "20240201",
+    ),
+]
+
+
+def main() -> None:
+    datadir = find_data_dir(["BTC_USDT-1h.feather"])
+    print(f"exchange: {exchange_kind()}, data: {datadir}\n")
+    print(HEADER)
+    print("|---|---|---|---|---|---|---|---|")
+    for case in CASES:
+        c = compare(case, datadir)
+        print(
+            f"| {case.name} | {case.timeframe} | {case.start}-{case.end} | {c.engine_final:.8f} | "
+            f"{c.freqtrade_final:.8f} | {c.rel_diff:.2e} | "
+            f"{c.engine_rebalances} / {c.freqtrade_rebalances} | {'yes' if c.same_times else 'no'} |"
+        )
+
+
+if __name__ == "__main__":
+    main()

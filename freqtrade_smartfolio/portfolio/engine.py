@@ -1,0 +1,820 @@
+"""A fast rebalancing engine that reproduces ``freqtrade backtesting`` with SmartPortfolio.
+
+Pure numpy + the pure planning rules of :mod:`freqtrade_smartfolio.portfolio.plan` (no freqtrade
+import). Two layers, vectorbt style: a kernel working on plain arrays (:func:`run_kernel`) and a
+pandas wrapper (:func:`simulate`, :func:`buy_and_hold`, :func:`sweep`).
+
+Speed comes from skipping the quiet bars: between two rebalances holdings and cash are constant, so
+the kernel finds the next bar whose weights leave the band (or whose schedule is due) with one
+vectorised pass over a block of bars; only the bars that trade run Python code (``plan.py``).
+
+Modes (see docs/engine.md):
+
+``"freqtrade"`` - what the strategy does inside freqtrade's backtester:
+  * at bar ``r`` (freqtrade's ``current_time``) the plan is made from the close of bar ``r-1``
+    rounded to the tick; orders fill at the open of bar ``r`` (rounded to the tick);
+  * triggers come from :func:`check_trigger`; a candle that left buys unfilled or capped makes the
+    next candle a COMPLETION rebalance; the schedule counts from the last SCHEDULE/INITIAL trigger;
+  * pairs are processed in the order their trades were opened (then the others, whitelist order);
+    a sell fills in full, a buy is capped by freqtrade's free stake (which runs ahead of the real
+    cash by the entry fees freqtrade charges only on exit), deferred under the coin's minimum
+    order, and truncated to the lot size;
+  * at the last bar every position is force-sold at that bar's open (freqtrade's ``final_balance``).
+``"clean"`` - an ideal one-step rebalance decided and filled at the same close: each coin trades
+  ``(target - weight) * value`` of cash with the fee inside the trade (bt's convention), no lots,
+  no minimum orders, no deferral. ``bt_quantities=True`` reproduces bt's Newton search for the
+  quantity bit for bit (bt stops within 1e-8 of the amount).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from freqtrade_smartfolio.portfolio import stats
+from freqtrade_smartfolio.portfolio.plan import (
+    CoinRules,
+    PortfolioState,
+    RebalancePlan,
+    RebalanceRule,
+    Trigger,
+    TriggerKind,
+    check_trigger,
+    plan_rebalance,
+)
+from freqtrade_smartfolio.portfolio.targets import Targets
+
+Mode = Literal["freqtrade", "clean"]
+NS_PER_MINUTE = 60_000_000_000
+AMOUNT_RESERVE = 1.05  # freqtrade's default amount_reserve_percent (5%)
+EXCESS_TOLERANCE = 1e-12  # as plan.out_of_band_reason
+CAPPED_TOLERANCE = 1e-6  # as SmartPortfolio.adjust_trade_position
+SELL_NUDGE = 1e-9  # SmartPortfolio nudges a sale's stake up so float error cannot drop one lot
+BT_TOL = 1e-16  # bt.core.TOL
+FIRST_BLOCK = 16
+MAX_BLOCK = 4096
+
+
+# ------------------------------------------------------------------------------------------ inputs
+
+
+@dataclass(frozen=True, eq=False)
+class Market:
+    """Aligned candles: ``open``/``close`` are (bars x coins) float arrays, ``dates`` int64 ns UTC."""
+
+    coins: tuple[str, ...]
+    dates: np.ndarray
+    open: np.ndarray
+    close: np.ndarray
+    timeframe_minutes: float
+
+    def __post_init__(self) -> None:
+        shape = (len(self.dates), len(self.coins))
+        for name in ("open", "close"):
+            array = getattr(self, name)
+            if array.shape != shape:
+                raise ValueError(f"Market.{name} has shape {array.shape}, expected {shape} (bars x coins)")
+            if not np.all(np.isfinite(array)) or np.any(array <= 0):
+                raise ValueError(f"Market.{name}: prices must be positive and finite (align the data first)")
+        if len(self.dates) < 2:
+            raise ValueError("Market: need at least two bars")
+
+    @property
+    def index(self) -> pd.DatetimeIndex:
+        return pd.DatetimeIndex(pd.to_datetime(self.dates, utc=True), name="date")
+
+    def select(self, coins: Sequence[str]) -> Market:
+        """The same market restricted to (and ordered as) ``coins``."""
+        idx = [self.coins.index(c) for c in coins]
+        return Market(
+            tuple(coins),
+            self.dates,
+            np.ascontiguousarray(self.open[:, idx]),
+            np.ascontiguousarray(self.close[:, idx]),
+            self.timeframe_minutes,
+        )
+
+
+PriceInput = Market | Mapping[str, pd.DataFrame]
+
+
+def as_market(prices: PriceInput, coins: Sequence[str] | None = None) -> Market:
+    """A :class:`Market` from a Market or a dict of date x coin DataFrames ``{'open':..., 'close':...}``.
+
+    Rows where any selected coin lacks a price are dropped (the engine needs aligned bars).
+    """
+    if isinstance(prices, Market):
+        return prices if coins is None or tuple(coins) == prices.coins else prices.select(coins)
+    close = prices["close"]
+    open_ = prices.get("open", close)
+    cols = list(coins) if coins is not None else list(close.columns)
+    frame = pd.concat({"open": open_[cols], "close": close[cols]}, axis=1).dropna()
+    index = pd.DatetimeIndex(frame.index)
+    index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
+    dates = index.as_unit("ns").asi8.copy()
+    steps = np.diff(dates)
+    tf = float(np.min(steps[steps > 0]) / NS_PER_MINUTE) if len(steps) else 0.0
+    return Market(
+        tuple(cols),
+        dates,
+        np.ascontiguousarray(frame["open"].to_numpy(dtype=float)),
+        np.ascontiguousarray(frame["close"].to_numpy(dtype=float)),
+        tf,
+    )
+
+
+def _utc(when: str | pd.Timestamp) -> pd.Timestamp:
+    stamp = pd.Timestamp(when)
+    return stamp.tz_localize("UTC") if stamp.tz is None else stamp.tz_convert("UTC")
+
+
+def load_market(
+    coins: Sequence[str],
+    timeframe: str,
+    start: str | pd.Timestamp,
+    end: str | pd.Timestamp,
+    datadir: Path | str | None = None,
+) -> Market:
+    """Candles of ``coins`` from the data folder for ``start <= date <= end`` (both inclusive, as
+    freqtrade's ``--timerange``), on the dates every coin shares."""
+    from freqtrade_smartfolio.marketdata import load_candles
+
+    lo, hi = _utc(start), _utc(end)
+    opens, closes = {}, {}
+    for coin in coins:
+        frame = load_candles(coin, timeframe, Path(datadir) if datadir is not None else None)
+        frame = frame[(frame["date"] >= lo) & (frame["date"] <= hi)].set_index("date")
+        opens[coin], closes[coin] = frame["open"], frame["close"]
+    return as_market(
+        {"open": pd.concat(opens, axis=1, join="inner"), "close": pd.concat(closes, axis=1, join="inner")},
+        coins,
+    )
+
+
+@dataclass(frozen=True)
+class ExchangeRules:
+    """What the exchange's market says about one coin: tick size, and the limits freqtrade checks."""
+
+    tick: float = 0.0
+    min_cost: float = 0.0
+    min_amount: float = 0.0
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def decimals_of(step: float) -> int:
+    """Decimal places of a power-of-ten step such as 0.001 (0 for steps >= 1 or no step)."""
+    if not step or step <= 0:
+        return 0
+    return max(0, math.ceil(-math.log10(step) - 1e-9))
+
+
+def round_to_tick(values: np.ndarray, tick: float) -> np.ndarray:
+    """Prices on the tick grid, as the nearest floats to the decimal values (as SmartPortfolio)."""
+    if not tick or tick <= 0:
+        return values
+    return np.round(np.round(values / tick) * tick, decimals_of(tick))
+
+
+def truncate_to_step(amount: float, step: float) -> float:
+    """``amount`` truncated to the lot ``step`` as freqtrade/ccxt do it: on the decimal repr of the
+    float (``Decimal(str(amount))``), returned as the float nearest to the decimal result."""
+    if not step or step <= 0:
+        return amount
+    q = amount / step
+    k = math.floor(q)
+    if abs(q - round(q)) < 1e-7:  # float noise around a lot boundary: decide on the decimals
+        k = int((Decimal(str(amount)) / Decimal(str(step))).to_integral_value(rounding="ROUND_FLOOR"))
+    return round(k * step, decimals_of(step))
+
+
+def on_grid(amount: float, step: float) -> float:
+    """A sum of lot-sized amounts back on the lot grid (freqtrade adds order amounts as decimals)."""
+    if not step or step <= 0:
+        return amount
+    return round(round(amount / step) * step, decimals_of(step))
+
+
+def min_stake(rules: ExchangeRules, price: float, stoploss: float) -> float:
+    """freqtrade's ``Exchange.get_min_pair_stake_amount`` (5% amount reserve) for a market."""
+    stoploss_reserve = AMOUNT_RESERVE / (1 - abs(stoploss)) if abs(stoploss) != 1 else 1.5
+    stoploss_reserve = max(min(stoploss_reserve, 1.5), 1)
+    limits = []
+    if rules.min_cost:
+        limits.append(rules.min_cost * stoploss_reserve)
+    if rules.min_amount:
+        limits.append(rules.min_amount * price * AMOUNT_RESERVE)
+    return max(limits) if limits else 0.0
+
+
+def bt_quantity(amount: float, price: float, fee: float) -> float:
+    """bt's ``Security.allocate`` quantity for ``amount`` of cash (commission ``|q| * p * fee``,
+    ``integer_positions=False``): its Newton search, stopped as bt stops it."""
+    q = amount / price
+    if q == 0:
+        return 0.0
+    full = q * price + abs(q) * price * fee
+    while abs(full - amount) > 1e-8 + BT_TOL * abs(amount) and q != 0:
+        q = q - (full - amount) / price
+        full = q * price + abs(q) * price * fee
+    return q
+
+
+# ------------------------------------------------------------------------------------------ kernel
+
+
+@dataclass
+class KernelOutput:
+    """Raw kernel results (plain arrays/lists; the wrapper turns them into pandas)."""
+
+    change_rows: list[int] = field(default_factory=list)  # bars after which holdings changed
+    amounts: list[np.ndarray] = field(default_factory=list)  # holdings after those bars
+    cash: list[float] = field(default_factory=list)  # real cash after those bars
+    events: list[tuple[int, str, str, bool]] = field(default_factory=list)  # row, kind, reason, incomplete
+    fills: list[tuple[int, int, str, float, float, float, int]] = field(
+        default_factory=list
+    )  # row, coin, side, amount, price, fee, event number
+    final_value: float = 0.0
+    fees: float = 0.0
+    traded_value: float = 0.0  # rebalance orders only (not the initial buys, not the final sale)
+    rebalances: int = 0  # events that traded, the initial allocation excluded
+
+
+class _Kernel:
+    """One run of one parameter set over prepared arrays."""
+
+    def __init__(
+        self,
+        market: Market,
+        targets: Targets,
+        rule: RebalanceRule,
+        rules: Sequence[CoinRules],
+        fee: float,
+        investment: float,
+        exchange: Sequence[ExchangeRules],
+        mode: Mode,
+        bt_quantities: bool,
+        record: bool,
+        prepared: Mapping[str, np.ndarray] | None = None,
+    ) -> None:
+        self.coins = market.coins
+        self.n = len(market.coins)
+        self.dates = market.dates
+        self.tf_ns = round(market.timeframe_minutes * NS_PER_MINUTE)
+        self.targets = targets
+        self.rule = rule
+        self.rules = tuple(rules)
+        self.fee = float(fee)
+        self.investment = float(investment)
+        self.exchange = tuple(exchange)
+        self.mode = mode
+        self.bt_quantities = bt_quantities
+        self.record = record
+        self.steps = [r.step for r in self.rules]
+        self.min_orders = [r.min_order for r in self.rules]
+        prep = prepared or prepare_prices(market, exchange, mode)
+        self.open_r = prep["open"]
+        self.close_r = prep["close"]
+        self.mark = market.close
+        # plan.out_of_band_reason: out when |weight - goal| - width > 1e-12 (cash included)
+        self.goal = np.append(targets.array, targets.cash)
+        self.width: np.ndarray | None = None
+        if rule.threshold is not None:
+            self.width = self.goal * rule.threshold if rule.relative else np.full(self.n + 1, rule.threshold)
+        self.out = KernelOutput()
+
+    # ------------------------------------------------------------ trigger search (vectorised)
+    def scan(self, first: int, amounts: np.ndarray, cash: float, last_tick: int | None, lag: int) -> int:
+        """First bar ``r >= first`` whose plan (prices of bar ``r - lag``) triggers, or -1."""
+        total_bars = len(self.dates)
+        rule = self.rule
+        schedule_row = total_bars
+        if rule.interval_minutes is not None:
+            if last_tick is None:
+                return first
+            due = last_tick + rule.interval_minutes * NS_PER_MINUTE
+            plan_times = self.dates + (self.tf_ns if lag else 0)
+            # the strategy compares minutes as floats; the dates are whole minutes, so this is exact
+            schedule_row = max(first, int(np.searchsorted(plan_times, due, side="left")) + lag)
+        if self.width is None:
+            return schedule_row if schedule_row < total_bars else -1
+        if not (amounts > 0).any():
+            return first  # nothing held: the initial allocation is due now
+        r = first
+        block = FIRST_BLOCK
+        goal, width = self.goal, self.width
+        while r < min(total_bars, schedule_row):
+            hi = min(total_bars, schedule_row, r + block)
+            values = self.close_r[r - lag : hi - lag] * amounts
+            total = np.zeros(hi - r)
+            for i in range(self.n):  # plan.py sums in plain floats, left to right: same rounding
+                total += values[:, i]
+            total += cash
+            out = (np.abs(values / total[:, None] - goal[:-1]) - width[:-1] > EXCESS_TOLERANCE).any(axis=1)
+            out |= np.abs(cash / total - goal[-1]) - width[-1] > EXCESS_TOLERANCE
+            hits = np.flatnonzero(out)
+            if len(hits):
+                return r + int(hits[0])
+            r = hi
+            block = min(block * 4, MAX_BLOCK)
+        return schedule_row if schedule_row < total_bars else -1
+
+    # ------------------------------------------------------------ freqtrade mode
+    def run_freqtrade(self, hold: bool = False) -> KernelOutput:
+        n, fee, out = self.n, self.fee, self.out
+        last = len(self.dates) - 1
+        amounts = np.zeros(n)
+        stake = np.zeros(n)  # freqtrade's stake_amount: cost basis at the average entry price
+        avg = np.zeros(n)  # average entry price (unrounded)
+        realized = np.zeros(n)  # freqtrade's realized_profit of each open trade
+        opened: list[int] = []  # trades in the order they were opened
+        cash = self.investment  # the real cash
+        seen = self._strategy_cash(amounts, stake, avg, realized, opened)
+        last_tick: int | None = None
+        incomplete = False
+        r = 1
+        while r <= last:
+            if not incomplete:
+                if hold and opened:
+                    break
+                r = self.scan(r, amounts, seen, last_tick, lag=1)
+                if r < 0:
+                    break
+            prices = self.close_r[r - 1]
+            plan_time = int(self.dates[r - 1]) + self.tf_ns
+            state = PortfolioState(self.coins, amounts.copy(), prices, seen)
+            if incomplete:
+                trigger: Trigger | None = Trigger(TriggerKind.COMPLETION, "buys waiting for cash from sales")
+            else:
+                since = None if last_tick is None else (plan_time - last_tick) / NS_PER_MINUTE
+                trigger = check_trigger(state, self.targets, self.rule, since)
+                if trigger is None:  # the vectorised scan and plan.py disagree by float noise
+                    r += 1
+                    continue
+                if trigger.kind in (TriggerKind.SCHEDULE, TriggerKind.INITIAL):
+                    last_tick = plan_time
+            plan = plan_rebalance(state, self.targets, self.rules, fee, trigger)
+            incomplete = False
+            if plan.orders:
+                cash, incomplete = self._fill_freqtrade(
+                    r, plan, amounts, stake, avg, realized, opened, cash, r == last
+                )
+                seen = self._strategy_cash(amounts, stake, avg, realized, opened)
+            r += 1
+        # force exit of every position at the last bar's open
+        final = cash
+        price = self.open_r[last]
+        for i in opened:
+            if amounts[i] > 0:
+                gross = amounts[i] * price[i]
+                final += gross * (1 - fee)
+                out.fees += gross * fee
+        out.final_value = final
+        self._record_holdings(last, np.zeros(n), final)
+        return out
+
+    def _free_stake(self, stake: np.ndarray, realized: np.ndarray, opened: list[int]) -> float:
+        """freqtrade's ``get_available_stake_amount`` in a dry-run backtest, same float operations."""
+        profit = 0.0
+        tied = 0.0
+        for i in opened:
+            profit += realized[i]
+        for i in opened:
+            tied += stake[i]
+        free = self.investment + (0.0 + profit) - tied
+        return min((tied + free) * 1.0 - tied, free)
+
+    def _strategy_cash(
+        self, amounts: np.ndarray, stake: np.ndarray, avg: np.ndarray, realized: np.ndarray, opened: list[int]
+    ) -> float:
+        """SmartPortfolio._cash: free stake less the entry fees freqtrade has not charged yet
+        (``open_trade_value - stake_amount``, open_rate rounded to the tick as freqtrade does)."""
+        unpaid = 0.0
+        for i in opened:
+            tick = self.exchange[i].tick
+            rate = round(avg[i], decimals_of(tick)) if tick > 0 else avg[i]
+            unpaid += amounts[i] * rate * (1 + self.fee) - stake[i]
+        return max(self._free_stake(stake, realized, opened) - unpaid, 0.0)
+
+    def _fill_freqtrade(
+        self,
+        r: int,
+        plan: RebalancePlan,
+        amounts: np.ndarray,
+        stake: np.ndarray,
+        avg: np.ndarray,
+        realized: np.ndarray,
+        opened: list[int],
+        cash: float,
+        last_row: bool,
+    ) -> tuple[float, bool]:
+        fee, out = self.fee, self.out
+        index = {c: i for i, c in enumerate(self.coins)}
+        orders = {index[o.coin]: o for o in plan.orders}
+        price = self.open_r[r]
+        initial = plan.trigger.kind == TriggerKind.INITIAL
+        event = len(out.events)
+        incomplete = False
+        traded = False
+        sequence = [*opened, *(i for i in range(self.n) if i not in opened)]
+        for i in sequence:
+            order = orders.get(i)
+            if order is None:
+                continue
+            p = float(price[i])
+            if order.side == "sell":
+                if amounts[i] <= 0:
+                    continue
+                q = truncate_to_step(min(order.amount, amounts[i]) * (1 + SELL_NUDGE), self.steps[i])
+                if q <= 0:
+                    continue
+                remaining = (amounts[i] - q) * p
+                floor = min_stake(self.exchange[i], p, -0.1)
+                if floor and remaining != 0 and remaining < floor:
+                    continue  # freqtrade refuses a partial exit leaving less than its minimum
+                gross = q * p
+                realized[i] += gross * (1 - fee) - q * avg[i] * (1 + fee)
+                stake[i] -= avg[i] * q
+                amounts[i] = on_grid(amounts[i] - q, self.steps[i])
+                cash += gross * (1 - fee)
+            else:
+                entry = amounts[i] <= 0
+                if entry and last_row:
+                    continue  # freqtrade opens no trade on the last candle
+                available = self._free_stake(stake, realized, opened)
+                size = order.value
+                amount_stake = min(size, available)
+                if not entry:  # adjust_trade_position: defer under the minimum, flag caps
+                    if amount_stake < self.min_orders[i]:
+                        incomplete = True
+                        continue
+                    if amount_stake < size * (1 - CAPPED_TOLERANCE):
+                        incomplete = True
+                floor = min_stake(self.exchange[i], p, 0.0 if not entry else -0.05)
+                if floor > available:
+                    continue
+                if amount_stake < floor:
+                    if amount_stake * 1.3 < floor:
+                        continue
+                    amount_stake = floor
+                q = truncate_to_step(amount_stake / p, self.steps[i])
+                if q <= 0:
+                    continue
+                gross = q * p
+                stake[i] += gross
+                amounts[i] = on_grid(amounts[i] + q, self.steps[i])
+                avg[i] = stake[i] / amounts[i]
+                if entry:
+                    opened.append(i)
+                cash -= gross * (1 + fee)
+            traded = True
+            out.fees += gross * fee
+            if not initial:
+                out.traded_value += gross
+            if self.record:
+                out.fills.append((r, i, order.side, q, p, gross * fee, event))
+        if traded and not initial:
+            out.rebalances += 1
+        if self.record:
+            out.events.append((r, plan.trigger.kind.value, plan.trigger.reason, incomplete))
+        if traded:
+            self._record_holdings(r, amounts, cash)
+        return cash, incomplete
+
+    def _record_holdings(self, row: int, amounts: np.ndarray, cash: float) -> None:
+        out = self.out
+        if out.change_rows and out.change_rows[-1] == row:
+            out.amounts[-1] = amounts.copy()
+            out.cash[-1] = cash
+        else:
+            out.change_rows.append(row)
+            out.amounts.append(amounts.copy())
+            out.cash.append(cash)
+
+    # ------------------------------------------------------------ clean mode
+    def run_clean(self, hold: bool = False) -> KernelOutput:
+        n, fee, out = self.n, self.fee, self.out
+        last = len(self.dates) - 1
+        amounts = np.zeros(n)
+        cash = self.investment
+        last_tick: int | None = None
+        weights = self.targets.weights
+        r = 0
+        while r <= last:
+            if amounts.any():
+                if hold:
+                    break
+                r = self.scan(r, amounts, cash, last_tick, lag=0)
+                if r < 0:
+                    break
+            prices = self.close_r[r]
+            state = PortfolioState(self.coins, amounts.copy(), prices, cash)
+            since = None if last_tick is None else (int(self.dates[r]) - last_tick) / NS_PER_MINUTE
+            trigger = check_trigger(state, self.targets, self.rule, since)
+            if trigger is None:
+                r += 1
+                continue
+            if trigger.kind in (TriggerKind.SCHEDULE, TriggerKind.INITIAL):
+                last_tick = int(self.dates[r])
+            initial = trigger.kind == TriggerKind.INITIAL
+            # bt: value = capital + child values in order; weights from that value; base = value
+            values = [float(amounts[i] * prices[i]) for i in range(n)]
+            base = cash
+            for v in values:
+                base += v
+            event = len(out.events)
+            for i in range(n):
+                p = float(prices[i])
+                delta = weights[i] - (values[i] / base if base else 0.0)
+                amount = delta * base
+                if amount == 0:
+                    continue
+                if self.bt_quantities:
+                    q = bt_quantity(amount, p, fee)
+                else:
+                    q = amount / (p * (1 + fee)) if amount > 0 else amount / (p * (1 - fee))
+                commission = abs(q) * p * fee
+                amounts[i] += q
+                cash -= q * p + commission
+                out.fees += commission
+                if not initial:
+                    out.traded_value += abs(q) * p
+                if self.record:
+                    out.fills.append((r, i, "buy" if q > 0 else "sell", abs(q), p, commission, event))
+            if not initial:
+                out.rebalances += 1
+            if self.record:
+                out.events.append((r, trigger.kind.value, trigger.reason, False))
+            self._record_holdings(r, amounts, cash)
+            r += 1
+        price = self.close_r[last]
+        gross = float(np.dot(amounts, price))
+        out.fees += gross * fee
+        out.final_value = cash + gross * (1 - fee)
+        return out
+
+
+def prepare_prices(market: Market, exchange: Sequence[ExchangeRules], mode: Mode) -> dict[str, np.ndarray]:
+    """Plan and fill prices: on the tick grid in freqtrade mode, the raw close in clean mode."""
+    if mode == "clean":
+        return {"open": market.close, "close": market.close}
+    opens = np.empty_like(market.open)
+    closes = np.empty_like(market.close)
+    for i, rules in enumerate(exchange):
+        opens[:, i] = round_to_tick(market.open[:, i], rules.tick)
+        closes[:, i] = round_to_tick(market.close[:, i], rules.tick)
+    return {"open": np.ascontiguousarray(opens), "close": np.ascontiguousarray(closes)}
+
+
+def run_kernel(
+    market: Market,
+    targets: Targets,
+    rule: RebalanceRule,
+    rules: Sequence[CoinRules] | None = None,
+    fee: float = 0.001,
+    investment: float = 1000.0,
+    *,
+    exchange: Sequence[ExchangeRules] | None = None,
+    mode: Mode = "freqtrade",
+    bt_quantities: bool = False,
+    record: bool = True,
+    hold: bool = False,
+    prepared: Mapping[str, np.ndarray] | None = None,
+) -> KernelOutput:
+    """Run one parameter set on arrays; see :func:`simulate` for the meaning of the arguments."""
+    if targets.coins != market.coins:
+        raise ValueError(f"market coins {market.coins} differ from target coins {targets.coins}")
+    n = len(market.coins)
+    rules = tuple(rules) if rules is not None else (CoinRules(),) * n
+    exchange = tuple(exchange) if exchange is not None else (ExchangeRules(),) * n
+    if len(rules) != n or len(exchange) != n:
+        raise ValueError(f"need one CoinRules and one ExchangeRules per coin ({n})")
+    if mode not in ("freqtrade", "clean"):
+        raise ValueError(f"mode must be 'freqtrade' or 'clean', got {mode!r}")
+    kernel = _Kernel(
+        market, targets, rule, rules, fee, investment, exchange, mode, bt_quantities, record, prepared
+    )
+    return kernel.run_freqtrade(hold) if mode == "freqtrade" else kernel.run_clean(hold)
+
+
+# ------------------------------------------------------------------------------------------ wrapper
+
+
+@dataclass(frozen=True)
+class EngineResult:
+    """One simulated run.
+
+    ``equity``: value at each bar's close (freqtrade mode: the last bar holds ``final_value``, the
+    cash after freqtrade's force exit at that bar's open); ``weights``: each coin's and the cash's
+    weight at each close; ``rebalances``: one row per triggered plan (time the orders filled, kind,
+    reason, whether buys were left for a completion); ``trades``: one row per fill;
+    ``summary``: :func:`stats.summarize` plus ``final_value`` (after selling everything, with fees).
+    """
+
+    mode: str
+    equity: pd.Series
+    weights: pd.DataFrame
+    rebalances: pd.DataFrame
+    trades: pd.DataFrame
+    summary: dict[str, Any]
+
+    @property
+    def final_value(self) -> float:
+        return float(self.summary["final_value"])
+
+    @property
+    def rebalance_times(self) -> list[pd.Timestamp]:
+        """Times at which orders filled (the initial allocation included)."""
+        return sorted(set(self.trades["time"]))
+
+
+def _holdings_frame(market: Market, out: KernelOutput, investment: float) -> tuple[np.ndarray, np.ndarray]:
+    """Holdings (bars x coins) and cash (bars) after each bar, forward-filled from the changes."""
+    bars = len(market.dates)
+    rows = np.asarray(out.change_rows, dtype=np.int64)
+    amounts = np.vstack([np.zeros(len(market.coins)), *out.amounts]) if out.amounts else None
+    cash = np.asarray([investment, *out.cash])
+    which = np.searchsorted(rows, np.arange(bars), side="right")  # 0 = before the first change
+    if amounts is None:
+        return np.zeros((bars, len(market.coins))), np.full(bars, investment)
+    return amounts[which], cash[which]
+
+
+def _result(market: Market, out: KernelOutput, investment: float, mode: Mode) -> EngineResult:
+    index = market.index
+    amounts, cash = _holdings_frame(market, out, investment)
+    values = amounts * market.close
+    total = cash.copy()
+    for i in range(values.shape[1]):  # bt's order of summation: cash, then each coin
+        total = total + values[:, i]
+    equity = pd.Series(total, index=index, name="equity")
+    if mode == "freqtrade":
+        equity.iloc[-1] = out.final_value
+    weights = pd.DataFrame(values / total[:, None], index=index, columns=list(market.coins))
+    weights["cash"] = cash / total
+    trades = pd.DataFrame(
+        [
+            {
+                "time": index[row],
+                "coin": market.coins[i],
+                "side": side,
+                "amount": amount,
+                "price": price,
+                "value": amount * price,
+                "fee": fee_paid,
+                "rebalance": event,
+            }
+            for row, i, side, amount, price, fee_paid, event in out.fills
+        ],
+        columns=["time", "coin", "side", "amount", "price", "value", "fee", "rebalance"],
+    )
+    rebalances = pd.DataFrame(
+        [
+            {"time": index[row], "kind": kind, "reason": reason, "incomplete": incomplete}
+            for row, kind, reason, incomplete in out.events
+        ],
+        columns=["time", "kind", "reason", "incomplete"],
+    )
+    summary = stats.summarize(equity, fees=out.fees, rebalances=out.rebalances, traded_value=out.traded_value)
+    summary["final_value"] = out.final_value
+    return EngineResult(mode, equity, weights, rebalances, trades, summary)
+
+
+def simulate(
+    prices: PriceInput,
+    targets: Targets,
+    rule: RebalanceRule,
+    rules: Sequence[CoinRules] | None = None,
+    fee: float = 0.001,
+    investment: float = 1000.0,
+    *,
+    exchange: Sequence[ExchangeRules] | None = None,
+    mode: Mode = "freqtrade",
+    bt_quantities: bool = False,
+) -> EngineResult:
+    """Simulate SmartPortfolio on ``prices`` (a :class:`Market` or ``{'open': df, 'close': df}``).
+
+    ``rules``: each coin's minimum order and lot step (``CoinRules``, as the strategy derives them);
+    ``exchange``: each coin's tick and the exchange limits freqtrade itself checks
+    (``ExchangeRules``); both default to none. ``mode``: ``"freqtrade"`` or ``"clean"`` (module doc).
+    """
+    market = as_market(prices, targets.coins)
+    out = run_kernel(
+        market,
+        targets,
+        rule,
+        rules,
+        fee,
+        investment,
+        exchange=exchange,
+        mode=mode,
+        bt_quantities=bt_quantities,
+    )
+    return _result(market, out, investment, mode)
+
+
+def buy_and_hold(
+    prices: PriceInput,
+    targets: Targets,
+    rules: Sequence[CoinRules] | None = None,
+    fee: float = 0.001,
+    investment: float = 1000.0,
+    *,
+    exchange: Sequence[ExchangeRules] | None = None,
+    mode: Mode = "freqtrade",
+) -> EngineResult:
+    """The same initial buys as :func:`simulate`, then hold; the final sale pays the same fee."""
+    market = as_market(prices, targets.coins)
+    rule = RebalanceRule(threshold=0.5)
+    out = run_kernel(market, targets, rule, rules, fee, investment, exchange=exchange, mode=mode, hold=True)
+    return _result(market, out, investment, mode)
+
+
+# ------------------------------------------------------------------------------------------ sweep
+
+
+def _sweep_one(args: tuple) -> dict[str, Any]:
+    market, prepared, targets, rule, rules, fee, investment, exchange, mode = args
+    out = run_kernel(
+        market,
+        targets,
+        rule,
+        rules,
+        fee,
+        investment,
+        exchange=exchange,
+        mode=mode,
+        record=False,
+        prepared=prepared,
+    )
+    amounts, cash = _holdings_frame(market, out, investment)
+    equity = cash + (amounts * market.close).sum(axis=1)
+    if mode == "freqtrade":
+        equity[-1] = out.final_value
+    summary = stats.summarize(
+        pd.Series(equity, index=market.index),
+        fees=out.fees,
+        rebalances=out.rebalances,
+        traded_value=out.traded_value,
+    )
+    summary["final_value"] = out.final_value
+    return summary
+
+
+def sweep(
+    prices: PriceInput,
+    targets: Targets,
+    thresholds: Iterable[float | None] = (None,),
+    intervals: Iterable[int | None] = (None,),
+    *,
+    relative: bool = False,
+    rules: Sequence[CoinRules] | None = None,
+    fee: float = 0.001,
+    investment: float = 1000.0,
+    exchange: Sequence[ExchangeRules] | None = None,
+    mode: Mode = "freqtrade",
+    n_jobs: int = 1,
+) -> pd.DataFrame:
+    """Evaluate every (threshold, interval-in-minutes) pair; one row of statistics per pair.
+
+    The prices are prepared once and shared; ``n_jobs > 1`` spreads the parameter sets over
+    processes (fork). Pairs where both are None are skipped.
+    """
+    market = as_market(prices, targets.coins)
+    n = len(market.coins)
+    exchange = tuple(exchange) if exchange is not None else (ExchangeRules(),) * n
+    prepared = prepare_prices(market, exchange, mode)
+    params = [(t, i) for t in thresholds for i in intervals if t is not None or i is not None]
+    jobs = [
+        (
+            market,
+            prepared,
+            targets,
+            RebalanceRule(threshold=t, relative=relative, interval_minutes=i),
+            rules,
+            fee,
+            investment,
+            exchange,
+            mode,
+        )
+        for t, i in params
+    ]
+    if n_jobs > 1 and len(jobs) > 1:
+        import multiprocessing as mp
+
+        with mp.get_context("fork").Pool(n_jobs) as pool:
+            rows = pool.map(_sweep_one, jobs, chunksize=max(1, len(jobs) // (4 * n_jobs)))
+    else:
+        rows = [_sweep_one(job) for job in jobs]
+    frame = pd.DataFrame(rows)
+    frame.insert(0, "interval_minutes", [i for _, i in params])
+    frame.insert(0, "threshold", [t for t, _ in params])
+    return frame

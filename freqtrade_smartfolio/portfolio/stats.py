@@ -1,0 +1,120 @@
+"""Performance statistics of an equity curve: pure functions on a pandas Series (no freqtrade).
+
+Years are 365 days; crypto trades 24/7, so a timeframe of ``m`` minutes has ``525600 / m`` periods a
+year. Every function takes the equity curve as a Series indexed by UTC timestamps.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+MINUTES_PER_YEAR = 365 * 24 * 60
+
+
+def period_minutes(equity: pd.Series) -> float:
+    """Length of one bar in minutes: the median spacing of the index."""
+    if len(equity) < 2:
+        raise ValueError("period_minutes: need at least two points to infer the timeframe")
+    steps = np.diff(equity.index.asi8) / 6e10
+    return float(np.median(steps))
+
+
+def periods_per_year(equity: pd.Series) -> float:
+    """Bars per 365-day year at the curve's timeframe (markets open 24/7)."""
+    return MINUTES_PER_YEAR / period_minutes(equity)
+
+
+def years(equity: pd.Series) -> float:
+    """Span of the curve in 365-day years."""
+    return (equity.index[-1] - equity.index[0]).total_seconds() / (MINUTES_PER_YEAR * 60)
+
+
+def returns(equity: pd.Series) -> pd.Series:
+    """Simple per-bar returns."""
+    return equity.pct_change().iloc[1:]
+
+
+def total_return(equity: pd.Series) -> float:
+    """Last value over first value, minus one."""
+    return float(equity.iloc[-1] / equity.iloc[0] - 1.0)
+
+
+def cagr(equity: pd.Series) -> float:
+    """Compound annual growth rate over 365-day years (nan for a curve spanning no time)."""
+    span = years(equity)
+    if span <= 0:
+        return math.nan
+    return float((equity.iloc[-1] / equity.iloc[0]) ** (1.0 / span) - 1.0)
+
+
+def annual_volatility(equity: pd.Series) -> float:
+    """Standard deviation of per-bar returns (ddof=1), annualised with the curve's timeframe."""
+    r = returns(equity)
+    if len(r) < 2:
+        return math.nan
+    return float(r.std(ddof=1) * math.sqrt(periods_per_year(equity)))
+
+
+def sharpe(equity: pd.Series, risk_free: float = 0.0) -> float:
+    """Annualised Sharpe ratio of per-bar returns; ``risk_free`` is a yearly rate."""
+    r = returns(equity)
+    if len(r) < 2:
+        return math.nan
+    ppy = periods_per_year(equity)
+    excess = r - risk_free / ppy
+    sd = float(excess.std(ddof=1))
+    if sd == 0:
+        return math.nan
+    return float(excess.mean() / sd * math.sqrt(ppy))
+
+
+def drawdown(equity: pd.Series) -> pd.Series:
+    """Fall from the running peak at every bar (0 at a peak, -0.25 for 25% under it)."""
+    return equity / equity.cummax() - 1.0
+
+
+def max_drawdown(equity: pd.Series) -> float:
+    """Deepest fall from a running peak, as a negative fraction."""
+    return float(drawdown(equity).min())
+
+
+def summarize(
+    equity: pd.Series,
+    *,
+    fees: float = 0.0,
+    rebalances: int = 0,
+    traded_value: float = 0.0,
+) -> dict[str, Any]:
+    """All statistics of one run in a flat dict.
+
+    ``turnover`` is ``traded_value`` (rebalance orders only, not the initial buys or the final sale)
+    over the mean equity: how many times the portfolio changed hands.
+    """
+    mean_equity = float(equity.mean())
+    return {
+        "start_value": float(equity.iloc[0]),
+        "final_value": float(equity.iloc[-1]),
+        "total_return": total_return(equity),
+        "cagr": cagr(equity),
+        "volatility": annual_volatility(equity),
+        "sharpe": sharpe(equity),
+        "max_drawdown": max_drawdown(equity),
+        "fees": float(fees),
+        "rebalances": int(rebalances),
+        "turnover": float(traded_value / mean_equity) if mean_equity > 0 else math.nan,
+    }
+
+
+def format_summary(summary: Mapping[str, Any]) -> str:
+    """One line such as ``return +12.3%, CAGR +8.1%, vol 41.0%, Sharpe 0.52, max DD -31.2%, ...``."""
+    return (
+        f"return {summary['total_return']:+.2%}, CAGR {summary['cagr']:+.2%}, "
+        f"vol {summary['volatility']:.1%}, Sharpe {summary['sharpe']:.2f}, "
+        f"max DD {summary['max_drawdown']:.1%}, fees {summary['fees']:.2f}, "
+        f"{summary['rebalances']} rebalances, turnover {summary['turnover']:.2f}x"
+    )
