@@ -9,18 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from freqtrade_smartfolio.config import parse_settings
+from freqtrade_smartfolio.exchange.server import ccxt_config
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STRATEGY_NAME = "SmartPortfolio"
-
-
-def offline_ccxt_config(url: str) -> dict[str, Any]:
-    """ccxt settings that point freqtrade's Binance client at the offline exchange at ``url``."""
-    api = f"{url.rstrip('/')}/api/v3"
-    return {
-        "urls": {"api": {"public": api, "private": api}},
-        "options": {"fetchMarkets": {"types": ["spot"]}},
-    }
 
 
 def build_config(
@@ -46,8 +38,8 @@ def build_config(
     pairs = [f"{coin}/{stake_currency}" for coin in coins]
     exchange: dict[str, Any] = {"name": "binance", "key": "", "secret": "", "pair_whitelist": pairs}
     if exchange_url:
-        exchange["ccxt_config"] = offline_ccxt_config(exchange_url)
-        exchange["ccxt_async_config"] = offline_ccxt_config(exchange_url)
+        exchange["ccxt_config"] = ccxt_config(exchange_url)
+        exchange["ccxt_async_config"] = ccxt_config(exchange_url)
     config: dict[str, Any] = {
         "strategy": STRATEGY_NAME,
         "max_open_trades": len(pairs),

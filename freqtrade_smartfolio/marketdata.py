@@ -86,10 +86,15 @@ def load_closes(
         columns[coin.upper()] = frame.set_index("date")[field]
     prices = pd.concat(columns, axis=1, join="inner").sort_index()
     if start is not None:
-        prices = prices[prices.index >= pd.Timestamp(start, tz="UTC")]
+        prices = prices[prices.index >= _utc(start)]
     if end is not None:
-        prices = prices[prices.index < pd.Timestamp(end, tz="UTC")]
+        prices = prices[prices.index < _utc(end)]
     return prices
+
+
+def _utc(when: str | pd.Timestamp) -> pd.Timestamp:
+    stamp = pd.Timestamp(when)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
 def available_coins(timeframe: str, datadir: Path | None = None, stake: str = "USDT") -> list[str]:

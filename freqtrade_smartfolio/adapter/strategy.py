@@ -347,15 +347,21 @@ class SmartPortfolio(IStrategy):
             # and truncates it to the lot size: nudge up so float error cannot drop one lot.
             amount = min(order.amount, trade.amount)
             return -amount * trade.stake_amount / trade.amount * (1 + 1e-9), order.tag
-        size = order.value
-        stake = min(size, max_stake)
-        index = self.pairs.index(trade.pair)
-        if stake < self.coin_rules[index].min_order:
+        # Spend no more than the cash the portfolio really has now (sales earlier in this candle
+        # included): fills come at the candle's open, not at the close the plan was priced at.
+        cash_now = self._cash({t.pair: t for t in Trade.get_trades_proxy(is_open=True)})
+        affordable = min(max_stake, cash_now / (1 + self.fee))
+        stake = min(order.value, affordable)
+        min_order = self.coin_rules[self.pairs.index(trade.pair)].min_order
+        if order.value - stake >= min_order:
+            # What is left is itself a tradable order: finish the rebalance on the next candle.
             self.incomplete = True
+        if stake < min_order:
             logger.info(
-                "Buy of %s waits for cash: %.2f wanted, %.2f available now.", trade.pair, size, max_stake
+                "Buy of %s waits for cash: %.2f wanted, %.2f available now.",
+                trade.pair,
+                order.value,
+                affordable,
             )
             return None
-        if stake < size * (1 - 1e-6):
-            self.incomplete = True
         return stake, order.tag

@@ -1,0 +1,204 @@
+"""Run ``freqtrade backtesting`` on a SmartPortfolio config and read back what it did.
+
+freqtrade runs as a subprocess of this interpreter (``python -m freqtrade``), through its own code
+paths, against the offline exchange; nothing of freqtrade is patched. The summary is rebuilt from
+the exported orders by :mod:`freqtrade_smartfolio.portfolio.ledger`, independently of freqtrade's
+own report, and set beside buy-and-hold of the same starting fills.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from freqtrade_smartfolio.adapter.records import (
+    latest_backtest_result,
+    load_backtest_result,
+    orders_from_trades,
+)
+from freqtrade_smartfolio.marketdata import load_closes
+from freqtrade_smartfolio.portfolio import ledger, stats
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+STRATEGY_PATH = REPO_ROOT / "user_data" / "strategies"
+INITIAL_TAG = "initial allocation"
+
+
+class BacktestFailed(RuntimeError):
+    """freqtrade exited with an error; the message carries the end of its log."""
+
+
+@dataclass(frozen=True)
+class BacktestRun:
+    """One finished backtest: freqtrade's result section, its orders and the wall time."""
+
+    result: dict[str, Any]
+    orders: pd.DataFrame
+    result_path: Path
+    log: str
+    seconds: float
+
+    @property
+    def loop_seconds(self) -> float:
+        """Time freqtrade spent in its backtest loop (excludes start-up and data loading)."""
+        return float(self.result["backtest_run_end_ts"] - self.result["backtest_run_start_ts"])
+
+
+def run_backtest(
+    config: dict[str, Any],
+    workdir: Path,
+    datadir: Path,
+    timerange: str,
+    *,
+    strategy: str | None = None,
+    strategy_path: Path = STRATEGY_PATH,
+    env: dict[str, str] | None = None,
+    extra_args: Sequence[str] = (),
+) -> BacktestRun:
+    """Write ``config`` into ``workdir``, run freqtrade backtesting there, return its result."""
+    workdir = Path(workdir)
+    userdir = workdir / "user_data"
+    (userdir / "backtest_results").mkdir(parents=True, exist_ok=True)
+    config_path = workdir / "config.json"
+    config_path.write_text(json.dumps(config, indent=2))
+    command = [
+        sys.executable,
+        "-m",
+        "freqtrade",
+        "backtesting",
+        "--config",
+        str(config_path),
+        "--userdir",
+        str(userdir),
+        "--strategy-path",
+        str(strategy_path),
+        "--datadir",
+        str(datadir),
+        "--timerange",
+        timerange,
+        "--export",
+        "trades",
+        "--cache",
+        "none",
+        "--logfile",
+        str(workdir / "freqtrade.log"),
+        *(["--strategy", strategy] if strategy else []),
+        *extra_args,
+    ]
+    started = time.perf_counter()
+    completed = subprocess.run(
+        command,
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+    seconds = time.perf_counter() - started
+    log_path = workdir / "freqtrade.log"
+    log = log_path.read_text() if log_path.exists() else completed.stdout + completed.stderr
+    if completed.returncode != 0:
+        tail = "\n".join((completed.stdout + completed.stderr).strip().splitlines()[-25:])
+        raise BacktestFailed(f"freqtrade backtesting exited with {completed.returncode}:\n{tail}")
+    path = latest_backtest_result(userdir / "backtest_results")
+    result = load_backtest_result(path, strategy or config["strategy"])
+    orders = orders_from_trades(result["trades"], config["stake_currency"])
+    return BacktestRun(result, orders, path, log, seconds)
+
+
+@dataclass(frozen=True)
+class PortfolioReport:
+    """The figures the demo prints, for the strategy and for buy-and-hold."""
+
+    start: pd.Timestamp
+    end: pd.Timestamp
+    investment: float
+    final_value: float
+    freqtrade_final_balance: float
+    rebalances: int
+    orders: int
+    fees: float
+    strategy_stats: dict[str, float]
+    hold_stats: dict[str, float]
+    equity: pd.Series
+    hold_equity: pd.Series
+
+
+def rebalance_times(orders: pd.DataFrame) -> pd.DatetimeIndex:
+    """Fill times of rebalance orders (the initial allocation and the final force exit excluded)."""
+    mask = (orders["tag"] != INITIAL_TAG) & (orders["tag"] != "force_exit")
+    return pd.DatetimeIndex(sorted(set(orders.loc[mask, "time"])))
+
+
+def summarize_run(run: BacktestRun, datadir: Path, timeframe: str) -> PortfolioReport:
+    """Value the run at every candle from its orders, and buy-and-hold of the same initial fills."""
+    result = run.result
+    start_cash = float(result["starting_balance"])
+    coins = sorted(set(run.orders["coin"]))
+    start = pd.Timestamp(result["backtest_start"], tz="UTC")
+    end = pd.Timestamp(result["backtest_end"], tz="UTC")
+    closes = load_closes(coins, timeframe, start=start, end=end, datadir=datadir)
+    live = run.orders[run.orders["tag"] != "force_exit"]
+    equity = ledger.rebuild(live, closes, start_cash)["value"]
+    # freqtrade ends by selling everything at the open of the candle at `end`: both curves end there,
+    # buy-and-hold selling its initial fills at the same prices and fee.
+    exits = run.orders[run.orders["tag"] == "force_exit"]
+    exit_prices = exits.groupby("coin")["price"].last()
+    initial = run.orders[run.orders["tag"] == INITIAL_TAG]
+    hold = ledger.rebuild(initial, closes, start_cash)
+    fee_rate = float(result["trades"][0]["fee_close"]) if result["trades"] else 0.0
+    held = hold[coins].iloc[-1]
+    hold_final = float(hold["cash"].iloc[-1] + (held * exit_prices.reindex(coins)).sum() * (1 - fee_rate))
+    final_value = ledger.final_cash(run.orders, start_cash)
+    equity = pd.concat([equity, pd.Series([final_value], index=[end])])
+    hold_equity = pd.concat([hold["value"], pd.Series([hold_final], index=[end])])
+    return PortfolioReport(
+        start=start,
+        end=end,
+        investment=start_cash,
+        final_value=final_value,
+        freqtrade_final_balance=float(result["final_balance"]),
+        rebalances=len(rebalance_times(run.orders)),
+        orders=len(run.orders),
+        fees=float(run.orders["fee"].sum()),
+        strategy_stats=stats.summarize(equity),
+        hold_stats=stats.summarize(hold_equity),
+        equity=equity,
+        hold_equity=hold_equity,
+    )
+
+
+def format_report(report: PortfolioReport, stake: str = "USDT") -> str:
+    """The demo's table: the strategy beside buy-and-hold."""
+    s, h = report.strategy_stats, report.hold_stats
+    rows = [
+        ("", "SmartPortfolio", "Buy and hold"),
+        ("Final value", f"{report.final_value:,.2f} {stake}", f"{h['final_value']:,.2f} {stake}"),
+        ("Total return", f"{s['total_return']:+.2%}", f"{h['total_return']:+.2%}"),
+        ("CAGR", f"{s['cagr']:+.2%}", f"{h['cagr']:+.2%}"),
+        ("Max drawdown", f"{s['max_drawdown']:.2%}", f"{h['max_drawdown']:.2%}"),
+        ("Volatility (annual)", f"{s['volatility']:.2%}", f"{h['volatility']:.2%}"),
+        ("Sharpe", f"{s['sharpe']:.2f}", f"{h['sharpe']:.2f}"),
+        ("Rebalances", f"{report.rebalances}", "0"),
+        ("Orders", f"{report.orders}", "-"),
+        ("Fees paid", f"{report.fees:,.2f} {stake}", "-"),
+    ]
+    width = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = [f"{a:<{width[0]}}  {b:>{width[1]}}  {c:>{width[2]}}" for a, b, c in rows]
+    lines.insert(1, "-" * (sum(width) + 4))
+    check = abs(report.final_value / report.freqtrade_final_balance - 1)
+    lines.append(
+        f"\nPeriod {report.start:%Y-%m-%d} -> {report.end:%Y-%m-%d}, investment {report.investment:,.2f} {stake}."
+        f"\nFinal value rebuilt from the orders: {report.final_value:,.2f}; freqtrade's final balance: "
+        f"{report.freqtrade_final_balance:,.2f} (difference {check:.2e})."
+    )
+    return "\n".join(lines)
