@@ -1,0 +1,611 @@
+"""A local HTTP server speaking the public part of Binance's spot REST API (stdlib only).
+
+Endpoints live in a route table (:data:`ROUTES`): ``path -> Route(handler, methods, signed)``.
+Private endpoints (balances, orders) can be added later as ``signed=True`` routes; the request
+object already carries headers and body for the HMAC check they will need.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Self
+from urllib.parse import parse_qs, urlsplit
+
+from freqtrade_smartfolio.exchange.feed import CandleStore, Clock, Feed, FeedError, parse_time, timeframe_ms
+from freqtrade_smartfolio.exchange.markets import MarketRules
+
+logger = logging.getLogger(__name__)
+
+#: ccxt's binance ``urls['api']`` keys and the path each one points to on api.binance.com & co.
+CCXT_API_PATHS: dict[str, str] = {
+    "public": "/api/v3",
+    "private": "/api/v3",
+    "v1": "/api/v1",
+    "sapi": "/sapi/v1",
+    "sapiV2": "/sapi/v2",
+    "sapiV3": "/sapi/v3",
+    "sapiV4": "/sapi/v4",
+    "fapiPublic": "/fapi/v1",
+    "fapiPublicV2": "/fapi/v2",
+    "fapiPublicV3": "/fapi/v3",
+    "fapiPrivate": "/fapi/v1",
+    "fapiPrivateV2": "/fapi/v2",
+    "fapiPrivateV3": "/fapi/v3",
+    "fapiData": "/futures/data",
+    "dapiPublic": "/dapi/v1",
+    "dapiPrivate": "/dapi/v1",
+    "dapiPrivateV2": "/dapi/v2",
+    "dapiData": "/futures/data",
+    "eapiPublic": "/eapi/v1",
+    "eapiPrivate": "/eapi/v1",
+    "papi": "/papi/v1",
+    "papiV2": "/papi/v2",
+}
+ORDER_TYPES = [
+    "LIMIT",
+    "LIMIT_MAKER",
+    "MARKET",
+    "STOP_LOSS",
+    "STOP_LOSS_LIMIT",
+    "TAKE_PROFIT",
+    "TAKE_PROFIT_LIMIT",
+]
+MAX_BOOK_LEVELS = 100
+
+
+class ApiError(Exception):
+    """A Binance-style error answer: HTTP ``status`` with ``{"code": code, "msg": msg}``."""
+
+    def __init__(self, status: int, code: int, msg: str) -> None:
+        super().__init__(msg)
+        self.status, self.code, self.msg = status, code, msg
+
+
+@dataclass
+class Request:
+    """One parsed HTTP request (query values are the last given for each name)."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        return self.query.get(name, default)
+
+    def require(self, name: str) -> str:
+        value = self.query.get(name)
+        if value is None or value == "":
+            raise ApiError(
+                400, -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."
+            )
+        return value
+
+    def integer(self, name: str, default: int | None = None) -> int | None:
+        value = self.query.get(name)
+        if value is None or value == "":
+            return default
+        try:
+            return int(value)
+        except ValueError as err:
+            raise ApiError(
+                400, -1100, f"Illegal characters found in parameter '{name}'; legal range is '^[0-9]+$'."
+            ) from err
+
+
+Handler = Callable[["Api", Request], Any]
+
+
+@dataclass(frozen=True)
+class Route:
+    handler: Handler
+    methods: tuple[str, ...] = ("GET",)
+    signed: bool = False  # private endpoints: HMAC-SHA256 of the query with the secret (not implemented yet)
+
+
+def _fmt(value: float, decimals: int) -> str:
+    return f"{value:.{max(decimals, 8)}f}"
+
+
+class Api:
+    """The Binance endpoints, answering from a :class:`Feed`."""
+
+    def __init__(self, feed: Feed) -> None:
+        self.feed = feed
+        self._info: list[dict[str, Any]] | None = None
+        self._info_lock = threading.Lock()
+
+    # ---- helpers -------------------------------------------------------------------------------
+    def _coin(self, symbol: str) -> str:
+        try:
+            return self.feed.coin_of(symbol)
+        except FeedError as err:
+            raise ApiError(400, err.code, "Invalid symbol.") from err
+
+    def _rules(self, coin: str) -> MarketRules:
+        return self.feed.store.rules(coin)
+
+    def _symbols(self, req: Request) -> list[str] | None:
+        """Coins of ``symbol=`` or ``symbols=["A","B"]``; ``None`` means all."""
+        if (one := req.get("symbol")) is not None:
+            return [self._coin(one)]
+        if (many := req.get("symbols")) is not None:
+            try:
+                names = json.loads(many)
+                assert isinstance(names, list)
+            except (ValueError, AssertionError) as err:
+                raise ApiError(400, -1100, "Illegal characters found in parameter 'symbols'.") from err
+            return [self._coin(str(name)) for name in names]
+        return None
+
+    def _each(self, req: Request, build: Callable[[str], dict[str, Any]]) -> Any:
+        coins = self._symbols(req)
+        single = req.get("symbol") is not None
+        if coins is None:
+            coins = []
+            for coin in self.feed.store.coins:
+                try:
+                    self.feed.price(coin)
+                except FeedError:
+                    continue  # not listed yet at the replay clock
+                coins.append(coin)
+        answers = [build(coin) for coin in coins]
+        return answers[0] if single else answers
+
+    def symbol_info(self, coin: str) -> dict[str, Any]:
+        r = self._rules(coin)
+        pd_, ad = r.price_decimals, r.amount_decimals
+        return {
+            "symbol": r.exchange_id,
+            "status": "TRADING",
+            "baseAsset": r.base,
+            "baseAssetPrecision": 8,
+            "quoteAsset": r.quote,
+            "quotePrecision": 8,
+            "quoteAssetPrecision": 8,
+            "baseCommissionPrecision": 8,
+            "quoteCommissionPrecision": 8,
+            "orderTypes": ORDER_TYPES,
+            "icebergAllowed": True,
+            "ocoAllowed": True,
+            "otoAllowed": True,
+            "quoteOrderQtyMarketAllowed": True,
+            "allowTrailingStop": True,
+            "cancelReplaceAllowed": True,
+            "amendAllowed": True,
+            "isSpotTradingAllowed": True,
+            "isMarginTradingAllowed": False,
+            "filters": [
+                {
+                    "filterType": "PRICE_FILTER",
+                    "minPrice": _fmt(r.tick_size, pd_),
+                    "maxPrice": _fmt(1_000_000.0, pd_),
+                    "tickSize": _fmt(r.tick_size, pd_),
+                },
+                {
+                    "filterType": "LOT_SIZE",
+                    "minQty": _fmt(r.min_qty, ad),
+                    "maxQty": _fmt(r.max_qty, ad),
+                    "stepSize": _fmt(r.step_size, ad),
+                },
+                {"filterType": "ICEBERG_PARTS", "limit": 10},
+                {
+                    "filterType": "MARKET_LOT_SIZE",
+                    "minQty": _fmt(0.0, ad),
+                    "maxQty": _fmt(r.max_qty / 10, ad),
+                    "stepSize": _fmt(0.0, ad),
+                },
+                {
+                    "filterType": "MIN_NOTIONAL",
+                    "minNotional": _fmt(r.min_notional, 8),
+                    "applyToMarket": True,
+                    "avgPriceMins": 5,
+                },
+                {
+                    "filterType": "NOTIONAL",
+                    "minNotional": _fmt(r.min_notional, 8),
+                    "applyMinToMarket": True,
+                    "maxNotional": _fmt(9_000_000.0, 8),
+                    "applyMaxToMarket": False,
+                    "avgPriceMins": 5,
+                },
+                {"filterType": "MAX_NUM_ORDERS", "maxNumOrders": 200},
+                {"filterType": "MAX_NUM_ALGO_ORDERS", "maxNumAlgoOrders": 5},
+            ],
+            "permissions": [],
+            "permissionSets": [["SPOT"]],
+            "defaultSelfTradePreventionMode": "EXPIRE_MAKER",
+            "allowedSelfTradePreventionModes": ["EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"],
+        }
+
+    def all_symbol_info(self) -> list[dict[str, Any]]:
+        """Every coin's exchangeInfo entry (computed once, then cached)."""
+        with self._info_lock:
+            if self._info is None:
+                started = time.perf_counter()
+                self._info = [self.symbol_info(coin) for coin in self.feed.store.coins]
+                logger.info(
+                    "market rules of %d symbols in %.2fs", len(self._info), time.perf_counter() - started
+                )
+            return self._info
+
+    # ---- endpoints -----------------------------------------------------------------------------
+    def ping(self, req: Request) -> Any:
+        return {}
+
+    def time(self, req: Request) -> Any:
+        return {"serverTime": self.feed.clock.now()}
+
+    def exchange_info(self, req: Request) -> Any:
+        coins = self._symbols(req)
+        if coins is None:
+            symbols = self.all_symbol_info()
+        else:
+            wanted = {self._rules(c).exchange_id for c in coins}
+            symbols = [s for s in self.all_symbol_info() if s["symbol"] in wanted]
+        return {
+            "timezone": "UTC",
+            "serverTime": self.feed.clock.now(),
+            "rateLimits": [
+                {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000},
+                {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
+                {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 200000},
+                {"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 5, "limit": 61000},
+            ],
+            "exchangeFilters": [],
+            "symbols": symbols,
+        }
+
+    def offline_status(self, req: Request) -> Any:
+        """Not Binance: the clock of the offline exchange."""
+        clock = self.feed.clock
+        data_now = clock.data_now()
+        return {
+            "clock": clock.describe(),
+            "replay": clock.replay,
+            "speed": clock.speed,
+            "dataTime": None if not clock.replay else int(data_now),
+            "serverTime": clock.now(),
+            "symbols": len(self.feed.store.coins),
+            "datadir": str(self.feed.store.datadir),
+        }
+
+    def klines(self, req: Request) -> Any:
+        coin = self._coin(req.require("symbol"))
+        interval = req.require("interval")
+        limit = req.integer("limit", 500) or 500
+        if not 1 <= limit <= 1000:
+            raise ApiError(400, -1130, f"Invalid data sent for a parameter: limit={limit} (1 to 1000).")
+        try:
+            candles = self.feed.klines(
+                coin, interval, req.integer("startTime"), req.integer("endTime"), limit
+            )
+        except FeedError as err:
+            raise ApiError(400, err.code, str(err)) from err
+        step = timeframe_ms(interval)
+        dec = self._rules(coin).price_decimals
+        rows = []
+        for i in range(len(candles)):
+            t = int(candles.t[i])
+            v, qv = float(candles.v[i]), float(candles.qv[i])
+            rows.append(
+                [
+                    t,
+                    _fmt(float(candles.o[i]), dec),
+                    _fmt(float(candles.h[i]), dec),
+                    _fmt(float(candles.low[i]), dec),
+                    _fmt(float(candles.c[i]), dec),
+                    f"{v:.8f}",
+                    t + step - 1,
+                    f"{qv:.8f}",
+                    int(candles.rows[i]) * 100,
+                    f"{v / 2:.8f}",
+                    f"{qv / 2:.8f}",
+                    "0",
+                ]
+            )
+        return rows
+
+    def _book_top(self, coin: str) -> dict[str, Any]:
+        bids, asks = self.feed.book(coin, 1)
+        dec, ad = self._rules(coin).price_decimals, self._rules(coin).amount_decimals
+        return {
+            "bidPrice": _fmt(bids[0][0], dec) if bids else _fmt(0.0, dec),
+            "bidQty": _fmt(bids[0][1], ad) if bids else _fmt(0.0, ad),
+            "askPrice": _fmt(asks[0][0], dec),
+            "askQty": _fmt(asks[0][1], ad),
+        }
+
+    def ticker_24hr(self, req: Request) -> Any:
+        def build(coin: str) -> dict[str, Any]:
+            stats = self.feed.stats_24h(coin)
+            r = self._rules(coin)
+            dec = r.price_decimals
+            now = self.feed.clock.now()
+            change = stats["last"] - stats["open"]
+            vwap = stats["quote_volume"] / stats["volume"] if stats["volume"] > 0 else stats["last"]
+            top = self._book_top(coin)
+            return {
+                "symbol": r.exchange_id,
+                "priceChange": _fmt(change, dec),
+                "priceChangePercent": f"{100 * change / stats['open']:.3f}" if stats["open"] else "0.000",
+                "weightedAvgPrice": _fmt(vwap, dec),
+                "prevClosePrice": _fmt(stats["open"], dec),
+                "lastPrice": _fmt(stats["last"], dec),
+                "lastQty": _fmt(r.min_qty, r.amount_decimals),
+                **top,
+                "openPrice": _fmt(stats["open"], dec),
+                "highPrice": _fmt(stats["high"], dec),
+                "lowPrice": _fmt(stats["low"], dec),
+                "volume": f"{stats['volume']:.8f}",
+                "quoteVolume": f"{stats['quote_volume']:.8f}",
+                "openTime": now - 86_400_000,
+                "closeTime": now,
+                "firstId": 0,
+                "lastId": 0,
+                "count": 0,
+            }
+
+        return self._each(req, build)
+
+    def ticker_price(self, req: Request) -> Any:
+        def build(coin: str) -> dict[str, Any]:
+            r = self._rules(coin)
+            return {"symbol": r.exchange_id, "price": _fmt(self._price(coin), r.price_decimals)}
+
+        return self._each(req, build)
+
+    def book_ticker(self, req: Request) -> Any:
+        return self._each(req, lambda coin: {"symbol": self._rules(coin).exchange_id, **self._book_top(coin)})
+
+    def avg_price(self, req: Request) -> Any:
+        coin = self._coin(req.require("symbol"))
+        price = self._price(coin)
+        return {
+            "mins": 5,
+            "price": _fmt(price, self._rules(coin).price_decimals),
+            "closeTime": self.feed.clock.now(),
+        }
+
+    def depth(self, req: Request) -> Any:
+        coin = self._coin(req.require("symbol"))
+        limit = req.integer("limit", 100) or 100
+        if not 1 <= limit <= 5000:
+            raise ApiError(400, -1130, f"Invalid data sent for a parameter: limit={limit} (1 to 5000).")
+        try:
+            bids, asks = self.feed.book(coin, min(limit, MAX_BOOK_LEVELS))
+        except FeedError as err:
+            raise ApiError(400, err.code, str(err)) from err
+        r = self._rules(coin)
+        return {
+            "lastUpdateId": self.feed.clock.now(),
+            "bids": [[_fmt(p, r.price_decimals), _fmt(q, r.amount_decimals)] for p, q in bids],
+            "asks": [[_fmt(p, r.price_decimals), _fmt(q, r.amount_decimals)] for p, q in asks],
+        }
+
+    def _price(self, coin: str) -> float:
+        try:
+            return self.feed.price(coin)
+        except FeedError as err:
+            raise ApiError(400, err.code, str(err)) from err
+
+
+ROUTES: dict[str, Route] = {
+    "/api/v3/ping": Route(Api.ping),
+    "/api/v3/time": Route(Api.time),
+    "/api/v3/exchangeInfo": Route(Api.exchange_info),
+    "/api/v3/klines": Route(Api.klines),
+    "/api/v3/uiKlines": Route(Api.klines),
+    "/api/v3/ticker/24hr": Route(Api.ticker_24hr),
+    "/api/v3/ticker/price": Route(Api.ticker_price),
+    "/api/v3/ticker/bookTicker": Route(Api.book_ticker),
+    "/api/v3/avgPrice": Route(Api.avg_price),
+    "/api/v3/depth": Route(Api.depth),
+    "/offline/status": Route(Api.offline_status),
+}
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    server: OfflineExchangeServer
+    protocol_version = "HTTP/1.1"
+    server_version = "OfflineBinance/1.0"
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def do_PUT(self) -> None:
+        self._dispatch()
+
+    def do_DELETE(self) -> None:
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        started = time.perf_counter()
+        parts = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        if body and "application/x-www-form-urlencoded" in (self.headers.get("Content-Type") or ""):
+            query.update({k: v[-1] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()})
+        req = Request(self.command, parts.path, query, dict(self.headers.items()), body)
+        status, payload = self.server.answer(req)
+        data = json.dumps(payload, separators=(",", ":")).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json;charset=UTF-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        level = logging.DEBUG if status < 400 else logging.WARNING
+        logger.log(
+            level,
+            "%s %s -> %d (%.1f ms)",
+            self.command,
+            self.path,
+            status,
+            1000 * (time.perf_counter() - started),
+        )
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silenced: :meth:`_dispatch` logs every request with its status and duration."""
+
+
+class OfflineExchangeServer(ThreadingHTTPServer):
+    """``ThreadingHTTPServer`` dispatching through :data:`ROUTES`."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], api: Api, routes: dict[str, Route] | None = None) -> None:
+        super().__init__(address, _RequestHandler)
+        self.api = api
+        self.routes = dict(ROUTES if routes is None else routes)
+
+    def answer(self, req: Request) -> tuple[int, Any]:
+        route = self.routes.get(req.path.rstrip("/") or "/")
+        try:
+            if route is None:
+                raise ApiError(
+                    404,
+                    -1000,
+                    f"Path {req.path} is not served by the offline exchange (public spot market data only; "
+                    "private endpoints such as balances and orders are not implemented yet).",
+                )
+            if req.method not in route.methods:
+                raise ApiError(405, -1000, f"Method {req.method} is not allowed on {req.path}.")
+            if route.signed:
+                raise ApiError(401, -2015, "Signed endpoints are not implemented by the offline exchange.")
+            return 200, route.handler(self.api, req)
+        except ApiError as err:
+            return err.status, {"code": err.code, "msg": err.msg}
+        except Exception as err:
+            logger.exception("error answering %s %s", req.method, req.path)
+            return 500, {"code": -1000, "msg": f"Internal error of the offline exchange: {err}"}
+
+
+def ccxt_config(url: str) -> dict[str, Any]:
+    """The ``ccxt_config`` (and ``ccxt_async_config``) that points ccxt's binance at ``url``."""
+    base = url.rstrip("/")
+    return {
+        "urls": {"api": {key: base + path for key, path in CCXT_API_PATHS.items()}},
+        "options": {"fetchMarkets": {"types": ["spot"]}, "defaultType": "spot"},
+    }
+
+
+def exchange_config(url: str, pairs: list[str] | None = None) -> dict[str, Any]:
+    """A complete freqtrade ``exchange`` block for the offline exchange at ``url``."""
+    cfg = ccxt_config(url)
+    return {
+        "name": "binance",
+        "key": "",
+        "secret": "",
+        "ccxt_config": cfg,
+        "ccxt_async_config": json.loads(json.dumps(cfg)),
+        "only_from_ccxt": True,  # download-data: no data.binance.vision archive (unreachable offline)
+        "enable_ws": False,  # no websocket stream: freqtrade polls /api/v3/klines
+        "pair_whitelist": list(pairs or []),
+        "pair_blacklist": [],
+    }
+
+
+class OfflineExchange:
+    """The offline exchange in a background thread: ``with OfflineExchange(datadir) as ex: ex.url``.
+
+    ``replay_from`` (ISO time, datetime or epoch ms) switches from the historical clock to the
+    replay clock running ``speed`` times faster than real time. ``port=0`` picks a free port.
+    """
+
+    def __init__(
+        self,
+        datadir: Path | str | None = None,
+        port: int = 0,
+        replay_from: str | int | None = None,
+        speed: float = 1.0,
+        host: str = "127.0.0.1",
+        clock: Clock | None = None,
+    ) -> None:
+        if datadir is None:
+            from freqtrade_smartfolio.marketdata import find_data_dir
+
+            datadir = find_data_dir()
+        if clock is None:
+            clock = Clock(
+                replay_from_ms=None if replay_from is None else parse_time(replay_from), speed=speed
+            )
+        self.feed = Feed(CandleStore(datadir), clock)
+        self.api = Api(self.feed)
+        self.host, self._requested_port = host, int(port)
+        self._server: OfflineExchangeServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("OfflineExchange is not running; call start() or use it as a context manager")
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def ccxt_config(self) -> dict[str, Any]:
+        return ccxt_config(self.url)
+
+    def exchange_config(self, pairs: list[str] | None = None) -> dict[str, Any]:
+        return exchange_config(self.url, pairs)
+
+    def make_server(self) -> OfflineExchangeServer:
+        try:
+            self._server = OfflineExchangeServer((self.host, self._requested_port), self.api)
+        except OSError as err:
+            raise OSError(
+                f"Cannot listen on {self.host}:{self._requested_port} ({err}); "
+                "pick another --port, or 0 for a free one"
+            ) from err
+        return self._server
+
+    def start(self, warm: bool = True) -> Self:
+        """Listen and serve in a daemon thread; ``warm`` precomputes exchangeInfo in the background."""
+        server = self.make_server()
+        self._thread = threading.Thread(target=server.serve_forever, name="offline-exchange", daemon=True)
+        self._thread.start()
+        if warm:
+            threading.Thread(
+                target=self.api.all_symbol_info, name="offline-exchange-warmup", daemon=True
+            ).start()
+        logger.info("offline exchange on %s (%s)", self.url, self.feed.clock.describe())
+        return self
+
+    def serve_forever(self) -> None:
+        """Listen and serve in this thread until interrupted."""
+        server = self._server or self.make_server()
+        threading.Thread(target=self.api.all_symbol_info, name="offline-exchange-warmup", daemon=True).start()
+        try:
+            server.serve_forever()
+        finally:
+            server.server_close()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
