@@ -1,0 +1,261 @@
+"""``serve`` / ``start`` / ``stop`` / ``status`` of the offline exchange (used by ``smartfolio exchange``
+and ``python -m freqtrade_smartfolio.exchange``)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+DEFAULT_PORT = 8765
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_RUN_DIR = Path("user_data") / "offline-exchange"
+PIDFILE, LOGFILE, STATEFILE = "server.pid", "server.log", "server.json"
+HELP = "Run the offline exchange: a local Binance spot API serving the candle files (no internet needed)."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Sub-actions ``serve``, ``start``, ``stop``, ``status`` and their flags."""
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    helps = {
+        "serve": "run the server in the foreground (Ctrl-C stops it)",
+        "start": "run the server in the background (pidfile and log under --run-dir)",
+        "stop": "stop the background server",
+        "status": "tell whether the background server runs, and where",
+    }
+    for name, text in helps.items():
+        sub = actions.add_parser(name, help=text, description=text)
+        if name in ("serve", "start"):
+            sub.add_argument(
+                "--datadir",
+                type=Path,
+                default=None,
+                help="folder of <COIN>_USDT-<tf>.feather files (default: the project's data folder)",
+            )
+            sub.add_argument(
+                "--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})"
+            )
+            sub.add_argument(
+                "--port",
+                type=int,
+                default=DEFAULT_PORT,
+                help=f"port (default {DEFAULT_PORT}; 0 picks a free one)",
+            )
+            sub.add_argument(
+                "--replay-from",
+                default=None,
+                metavar="TIME",
+                help="replay the data from this UTC time (e.g. 2024-03-01T00:00), re-stamped to now; "
+                "default: historical clock at the end of the data",
+            )
+            sub.add_argument(
+                "--speed",
+                type=float,
+                default=1.0,
+                help="replay speed: data time per wall time (60 = one data hour per minute)",
+            )
+            sub.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+        if name == "serve":
+            sub.add_argument("--state-file", type=Path, default=None, help=argparse.SUPPRESS)
+        if name != "serve":
+            sub.add_argument(
+                "--run-dir",
+                type=Path,
+                default=DEFAULT_RUN_DIR,
+                help=f"folder for the pidfile and log (default {DEFAULT_RUN_DIR})",
+            )
+        if name == "start":
+            sub.add_argument(
+                "--timeout", type=float, default=30.0, help="seconds to wait for the server to answer"
+            )
+
+
+def run(args: argparse.Namespace) -> int:
+    return {"serve": _serve, "start": _start, "stop": _stop, "status": _status}[args.action](args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m freqtrade_smartfolio.exchange", description=HELP)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+def _snippet(url: str) -> str:
+    from freqtrade_smartfolio.exchange.server import exchange_config
+
+    block = exchange_config(url, ["BTC/USDT", "ETH/USDT"])
+    return '"exchange": ' + json.dumps(block, indent=2)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from freqtrade_smartfolio.exchange.server import OfflineExchange
+
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        ex = OfflineExchange(
+            args.datadir, port=args.port, replay_from=args.replay_from, speed=args.speed, host=args.host
+        )
+        ex.make_server()
+    except (OSError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+
+    def _terminate(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _terminate)
+    if args.state_file:
+        args.state_file.write_text(json.dumps({"pid": os.getpid(), "url": ex.url, "port": ex.port}))
+    print(f"offline exchange on {ex.url} ({ex.feed.clock.describe()}); Ctrl-C stops it", flush=True)
+    try:
+        ex.serve_forever()
+    except KeyboardInterrupt:
+        print("offline exchange stopped", flush=True)
+    return 0
+
+
+def _read_pidfile(run_dir: Path) -> dict[str, Any] | None:
+    path = run_dir / PIDFILE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except ValueError:
+        return None
+
+
+def _alive(pid: int) -> bool:
+    """True when ``pid`` runs and is an offline exchange server (guards against reused pids)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if cmdline.exists():
+        with contextlib.suppress(OSError):
+            return b"freqtrade_smartfolio.exchange" in cmdline.read_bytes()
+    return True
+
+
+def ping(url: str, timeout: float = 1.0) -> bool:
+    """True when the server at ``url`` answers ``/api/v3/ping``."""
+    try:
+        with urllib.request.urlopen(f"{url}/api/v3/ping", timeout=timeout) as resp:
+            return resp.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _start(args: argparse.Namespace) -> int:
+    run_dir: Path = args.run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    info = _read_pidfile(run_dir)
+    if info and _alive(int(info["pid"])):
+        print(f"already running (pid {info['pid']}) at {info['url']}; run `stop` first", file=sys.stderr)
+        return 1
+    state = run_dir / STATEFILE
+    state.unlink(missing_ok=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "freqtrade_smartfolio.exchange",
+        "serve",
+        "--host",
+        args.host,
+        "--port",
+        str(args.port),
+        "--speed",
+        str(args.speed),
+        "--log-level",
+        args.log_level,
+        "--state-file",
+        str(state.resolve()),
+    ]
+    if args.datadir is not None:
+        cmd += ["--datadir", str(Path(args.datadir).resolve())]
+    if args.replay_from is not None:
+        cmd += ["--replay-from", args.replay_from]
+    log_path = run_dir / LOGFILE
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
+    deadline = time.monotonic() + args.timeout
+    url = None
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = log_path.read_text(errors="replace").splitlines()[-15:]
+            print(
+                f"the server exited with code {proc.returncode}; log {log_path}:\n" + "\n".join(tail),
+                file=sys.stderr,
+            )
+            return 1
+        if url is None and state.is_file():
+            with contextlib.suppress(ValueError):
+                url = json.loads(state.read_text())["url"]
+        if url and ping(url):
+            break
+        time.sleep(0.1)
+    else:
+        proc.terminate()
+        print(
+            f"the server did not answer within {args.timeout:g}s (--timeout); log: {log_path}",
+            file=sys.stderr,
+        )
+        return 1
+    (run_dir / PIDFILE).write_text(json.dumps({"pid": proc.pid, "url": url, "log": str(log_path.resolve())}))
+    print(f"offline exchange running at {url} (pid {proc.pid}, log {log_path})")
+    print("Put this in the freqtrade config (adjust pair_whitelist):")
+    print(_snippet(url))
+    return 0
+
+
+def _stop(args: argparse.Namespace) -> int:
+    info = _read_pidfile(args.run_dir)
+    if not info:
+        print(f"not running (no pidfile in {args.run_dir})")
+        return 0
+    pid = int(info["pid"])
+    if _alive(pid):
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(50):
+            if not _alive(pid):
+                break
+            time.sleep(0.1)
+        else:
+            os.kill(pid, signal.SIGKILL)
+    for name in (PIDFILE, STATEFILE):
+        (args.run_dir / name).unlink(missing_ok=True)
+    print(f"stopped (pid {pid})")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    info = _read_pidfile(args.run_dir)
+    if not info or not _alive(int(info["pid"])):
+        print(f"not running (run dir {args.run_dir})")
+        return 1
+    answering = ping(info["url"])
+    detail = ""
+    with (
+        contextlib.suppress(urllib.error.URLError, OSError, ValueError),
+        urllib.request.urlopen(f"{info['url']}/offline/status", timeout=2) as resp,
+    ):
+        detail = json.loads(resp.read()).get("clock", "")
+    print(
+        f"running (pid {info['pid']}) at {info['url']}; "
+        f"{'answering' if answering else 'NOT answering'}; {detail}; log {info.get('log')}"
+    )
+    return 0 if answering else 1
