@@ -10,7 +10,7 @@ from freqtrade_smartfolio.marketdata import MarketDataMissing, candle_file, find
 
 NAME = "demo"
 HELP = (
-    "Backtest the default portfolio (BTC ETH BNB SOL XRP, 1h, 2021-2025, 5% band) with freqtrade "
+    "Backtest the default portfolio (BTC ETH BNB SOL XRP, 1h, 2021-2025, 5%% band) with freqtrade "
     "against the offline exchange, and print it beside buy-and-hold."
 )
 DEFAULT_PORTFOLIO = {"BTC": 40, "ETH": 25, "BNB": 15, "SOL": 10, "XRP": 10}
