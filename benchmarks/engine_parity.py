@@ -171,6 +171,7 @@ class FreqtradeRun:
     final_balance: float
     orders: pd.DataFrame
     seconds: float
+    log: str = ""
 
     @property
     def rebalance_times(self) -> list[pd.Timestamp]:
@@ -197,7 +198,7 @@ def run_freqtrade(case: Case, datadir: Path, workdir: Path | None = None) -> Fre
                 "-c",
                 str(path),
                 "--strategy-path",
-                str(REPO / "user_data" / "strategies"),
+                os.environ.get("PARITY_STRATEGY_PATH", str(REPO / "user_data" / "strategies")),
                 "--datadir",
                 str(datadir),
                 "--userdir",
@@ -220,7 +221,12 @@ def run_freqtrade(case: Case, datadir: Path, workdir: Path | None = None) -> Fre
                 f"freqtrade failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
             )
         result = load_backtest_result(latest_backtest_result(userdir / "backtest_results"))
-        return FreqtradeRun(float(result["final_balance"]), orders_from_trades(result["trades"]), seconds)
+        return FreqtradeRun(
+            float(result["final_balance"]),
+            orders_from_trades(result["trades"]),
+            seconds,
+            proc.stderr + proc.stdout,
+        )
 
 
 @dataclass(frozen=True)
@@ -265,12 +271,53 @@ HEADER = (
 
 CASES = [
     Case(
-        "3 majors, 2% band, 1h",
+        "BTC ETH 50/50, every 1d",
+        {"BTC": 50, "ETH": 50},
+        {"mode": "scheduled", "interval": "1d"},
+        "1h",
+        "20240101",
+        "20240401",
+    ),
+    Case(
+        "3 majors, 2% band",
         {"BTC": 40, "ETH": 30, "SOL": 30},
         {"mode": "proportional", "threshold": 2},
         "1h",
         "20240101",
         "20240201",
+    ),
+    Case(
+        "5 majors + 10% cash, 5% band",
+        {"BTC": 30, "ETH": 25, "BNB": 15, "SOL": 10, "XRP": 10, "USDT": 10},
+        {"mode": "proportional", "threshold": 5},
+        "1d",
+        "20210101",
+        "20250901",
+    ),
+    Case(
+        "6 coins, 4% band or every 1w",
+        {"BTC": 25, "ETH": 20, "SOL": 15, "XRP": 15, "DOGE": 15, "LINK": 10},
+        {"mode": "both", "threshold": 4, "interval": "1w"},
+        "1d",
+        "20240101",
+        "20240901",
+    ),
+    Case(
+        "10 coins, 1.5% band",
+        {c: 10 for c in ("BTC", "ETH", "SOL", "XRP", "DOGE", "LINK", "AVAX", "LTC", "TRX", "UNI")},
+        {"mode": "proportional", "threshold": 1.5},
+        "1h",
+        "20240101",
+        "20240501",
+        investment=5000,
+    ),
+    Case(
+        "4 majors, 25% relative band, every 3d",
+        {"BTC": 40, "ETH": 30, "SOL": 20, "XRP": 10},
+        {"mode": "both", "threshold": 25, "band": "relative", "interval": "3d"},
+        "1h",
+        "20240101",
+        "20240301",
     ),
 ]
 

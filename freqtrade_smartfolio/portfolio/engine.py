@@ -55,9 +55,9 @@ Mode = Literal["freqtrade", "clean"]
 NS_PER_MINUTE = 60_000_000_000
 AMOUNT_RESERVE = 1.05  # freqtrade's default amount_reserve_percent (5%)
 EXCESS_TOLERANCE = 1e-12  # as plan.out_of_band_reason
-CAPPED_TOLERANCE = 1e-6  # as SmartPortfolio.adjust_trade_position
 SELL_NUDGE = 1e-9  # SmartPortfolio nudges a sale's stake up so float error cannot drop one lot
 BT_TOL = 1e-16  # bt.core.TOL
+OHLC = ("open", "high", "low", "close")
 FIRST_BLOCK = 16
 MAX_BLOCK = 4096
 
@@ -74,6 +74,7 @@ class Market:
     open: np.ndarray
     close: np.ndarray
     timeframe_minutes: float
+    price_ticks: np.ndarray | None = None  # freqtrade's backtest price precision per bar and coin
 
     def __post_init__(self) -> None:
         shape = (len(self.dates), len(self.coins))
@@ -99,6 +100,7 @@ class Market:
             np.ascontiguousarray(self.open[:, idx]),
             np.ascontiguousarray(self.close[:, idx]),
             self.timeframe_minutes,
+            None if self.price_ticks is None else np.ascontiguousarray(self.price_ticks[:, idx]),
         )
 
 
@@ -115,19 +117,53 @@ def as_market(prices: PriceInput, coins: Sequence[str] | None = None) -> Market:
     close = prices["close"]
     open_ = prices.get("open", close)
     cols = list(coins) if coins is not None else list(close.columns)
-    frame = pd.concat({"open": open_[cols], "close": close[cols]}, axis=1).dropna()
+    fields = {"open": open_[cols], "close": close[cols]}
+    if "high" in prices and "low" in prices:
+        fields |= {"high": prices["high"][cols], "low": prices["low"][cols]}
+    frame = pd.concat(fields, axis=1).dropna()
     index = pd.DatetimeIndex(frame.index)
     index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
     dates = index.as_unit("ns").asi8.copy()
     steps = np.diff(dates)
     tf = float(np.min(steps[steps > 0]) / NS_PER_MINUTE) if len(steps) else 0.0
+    ticks = None
+    if "high" in fields:
+        ticks = np.column_stack(
+            [
+                backtest_price_ticks(index, [frame[(col, c)].to_numpy(dtype=float) for col in OHLC])
+                for c in cols
+            ]
+        )
     return Market(
         tuple(cols),
         dates,
         np.ascontiguousarray(frame["open"].to_numpy(dtype=float)),
         np.ascontiguousarray(frame["close"].to_numpy(dtype=float)),
         tf,
+        ticks,
     )
+
+
+def _decimals(values: np.ndarray) -> np.ndarray:
+    """Decimals up to the last non-zero digit at 14 significant digits (nan for whole numbers)."""
+    unique, inverse = np.unique(values, return_inverse=True)
+    counts = np.empty(len(unique))
+    for k, value in enumerate(unique):
+        text = np.format_float_positional(value, precision=14, unique=False, fractional=False, trim="-")
+        tail = text.partition(".")[2]
+        tail = tail.rstrip("0")
+        counts[k] = len(tail) if tail else math.nan
+    return counts[inverse]
+
+
+def backtest_price_ticks(index: pd.DatetimeIndex, ohlc: Sequence[np.ndarray]) -> np.ndarray:
+    """The price precision freqtrade's backtester gives a trade opened at each bar (its
+    ``get_tick_size_over_time``: the most decimals any open/high/low/close shows in the calendar
+    month, as a tick; nan where unknown, meaning the exchange's tick)."""
+    counts = np.fmax.reduce([_decimals(np.asarray(col, dtype=float)) for col in ohlc])
+    monthly = pd.Series(counts, index=index).resample("MS").max()
+    ticks = 1 / 10**monthly
+    return ticks.asof(index).to_numpy(dtype=float)
 
 
 def _utc(when: str | pd.Timestamp) -> pd.Timestamp:
@@ -147,15 +183,13 @@ def load_market(
     from freqtrade_smartfolio.marketdata import load_candles
 
     lo, hi = _utc(start), _utc(end)
-    opens, closes = {}, {}
+    columns: dict[str, dict[str, pd.Series]] = {col: {} for col in OHLC}
     for coin in coins:
         frame = load_candles(coin, timeframe, Path(datadir) if datadir is not None else None)
         frame = frame[(frame["date"] >= lo) & (frame["date"] <= hi)].set_index("date")
-        opens[coin], closes[coin] = frame["open"], frame["close"]
-    return as_market(
-        {"open": pd.concat(opens, axis=1, join="inner"), "close": pd.concat(closes, axis=1, join="inner")},
-        coins,
-    )
+        for col in OHLC:
+            columns[col][coin] = frame[col]
+    return as_market({col: pd.concat(series, axis=1, join="inner") for col, series in columns.items()}, coins)
 
 
 @dataclass(frozen=True)
@@ -194,6 +228,17 @@ def truncate_to_step(amount: float, step: float) -> float:
     if abs(q - round(q)) < 1e-7:  # float noise around a lot boundary: decide on the decimals
         k = int((Decimal(str(amount)) / Decimal(str(step))).to_integral_value(rounding="ROUND_FLOOR"))
     return round(k * step, decimals_of(step))
+
+
+def price_to_precision(price: float, tick: float) -> float:
+    """freqtrade's ``price_to_precision`` (ROUND, TICK_SIZE): half-up on the decimal repr."""
+    if not tick or tick <= 0 or math.isnan(tick):
+        return price
+    decimals = decimals_of(tick)
+    if round(price, decimals) == price:
+        return price
+    quantum = Decimal(1).scaleb(-decimals)
+    return float(Decimal(str(price)).quantize(quantum, rounding="ROUND_HALF_UP"))
 
 
 def on_grid(amount: float, step: float) -> float:
@@ -284,6 +329,8 @@ class _Kernel:
         self.open_r = prep["open"]
         self.close_r = prep["close"]
         self.mark = market.close
+        self.price_ticks = market.price_ticks
+        self.trade_tick = np.zeros(self.n)  # price precision of each open trade (set at entry)
         # plan.out_of_band_reason: out when |weight - goal| - width > 1e-12 (cash included)
         self.goal = np.append(targets.array, targets.cash)
         self.width: np.ndarray | None = None
@@ -374,12 +421,21 @@ class _Kernel:
         price = self.open_r[last]
         for i in opened:
             if amounts[i] > 0:
-                gross = amounts[i] * price[i]
+                gross = amounts[i] * price_to_precision(float(price[i]), self.trade_tick[i])
                 final += gross * (1 - fee)
                 out.fees += gross * fee
         out.final_value = final
         self._record_holdings(last, np.zeros(n), final)
         return out
+
+    def _entry_tick(self, row: int, i: int) -> float:
+        """Price precision freqtrade gives a trade opened at ``row``: from the data's decimals that
+        month (backtesting's ``price_pair_prec``), else the exchange's tick."""
+        if self.price_ticks is not None:
+            tick = float(self.price_ticks[row, i])
+            if not math.isnan(tick):
+                return tick
+        return self.exchange[i].tick
 
     def _free_stake(self, stake: np.ndarray, realized: np.ndarray, opened: list[int]) -> float:
         """freqtrade's ``get_available_stake_amount`` in a dry-run backtest, same float operations."""
@@ -399,8 +455,7 @@ class _Kernel:
         (``open_trade_value - stake_amount``, open_rate rounded to the tick as freqtrade does)."""
         unpaid = 0.0
         for i in opened:
-            tick = self.exchange[i].tick
-            rate = round(avg[i], decimals_of(tick)) if tick > 0 else avg[i]
+            rate = price_to_precision(avg[i], self.trade_tick[i])
             unpaid += amounts[i] * rate * (1 + self.fee) - stake[i]
         return max(self._free_stake(stake, realized, opened) - unpaid, 0.0)
 
@@ -433,6 +488,7 @@ class _Kernel:
             if order.side == "sell":
                 if amounts[i] <= 0:
                     continue
+                p = price_to_precision(p, self.trade_tick[i])  # freqtrade's _exit_trade
                 q = truncate_to_step(min(order.amount, amounts[i]) * (1 + SELL_NUDGE), self.steps[i])
                 if q <= 0:
                     continue
@@ -452,12 +508,15 @@ class _Kernel:
                 available = self._free_stake(stake, realized, opened)
                 size = order.value
                 amount_stake = min(size, available)
-                if not entry:  # adjust_trade_position: defer under the minimum, flag caps
+                if not entry:
+                    # adjust_trade_position: spend at most the real cash now (sales earlier in this
+                    # candle included), leave a tradable remainder to a completion, defer small buys
+                    seen = self._strategy_cash(amounts, stake, avg, realized, opened)
+                    amount_stake = min(size, min(available, seen / (1 + fee)))
+                    if size - amount_stake >= self.min_orders[i]:
+                        incomplete = True
                     if amount_stake < self.min_orders[i]:
-                        incomplete = True
                         continue
-                    if amount_stake < size * (1 - CAPPED_TOLERANCE):
-                        incomplete = True
                 floor = min_stake(self.exchange[i], p, 0.0 if not entry else -0.05)
                 if floor > available:
                     continue
@@ -474,6 +533,7 @@ class _Kernel:
                 avg[i] = stake[i] / amounts[i]
                 if entry:
                     opened.append(i)
+                    self.trade_tick[i] = self._entry_tick(r, i)
                 cash -= gross * (1 + fee)
             traded = True
             out.fees += gross * fee
