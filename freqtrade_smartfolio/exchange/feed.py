@@ -4,7 +4,8 @@ Two clocks:
 
 * historical (default): the clock stands at the end of the data. Every candle is served with its
   own date; tickers and books show each coin's last close. For backtesting and download-data.
-* replay: ``data_time = replay_from + (wall_time - anchor) * speed``. A served candle of interval
+* replay: ``data_time = replay_from + (wall_time - start) * speed`` (origins snapped to whole hours,
+  see :class:`Clock`). A served candle of interval
   ``I`` opening at wall time ``s`` holds the real data of ``[data_time(s), data_time(s) + I*speed)``
   (one real candle when ``I*speed`` is a data timeframe, otherwise several aggregated). So served
   candles always carry present-day dates on freqtrade's own timeframe grid and the newest closed one
