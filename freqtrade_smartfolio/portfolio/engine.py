@@ -28,6 +28,7 @@ Modes (see docs/engine.md):
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -58,7 +59,7 @@ EXCESS_TOLERANCE = 1e-12  # as plan.out_of_band_reason
 SELL_NUDGE = 1e-9  # SmartPortfolio nudges a sale's stake up so float error cannot drop one lot
 BT_TOL = 1e-16  # bt.core.TOL
 OHLC = ("open", "high", "low", "close")
-FIRST_BLOCK = 16
+FIRST_BLOCK = 32
 MAX_BLOCK = 4096
 
 
@@ -87,9 +88,9 @@ class Market:
         if len(self.dates) < 2:
             raise ValueError("Market: need at least two bars")
 
-    @property
+    @functools.cached_property
     def index(self) -> pd.DatetimeIndex:
-        return pd.DatetimeIndex(pd.to_datetime(self.dates, utc=True), name="date")
+        return pd.DatetimeIndex(self.dates.astype("datetime64[ns]"), name="date").tz_localize("UTC")
 
     def select(self, coins: Sequence[str]) -> Market:
         """The same market restricted to (and ordered as) ``coins``."""
@@ -337,6 +338,7 @@ class _Kernel:
         if rule.threshold is not None:
             self.width = self.goal * rule.threshold if rule.relative else np.full(self.n + 1, rule.threshold)
         self.out = KernelOutput()
+        self.last_gap = 0
 
     # ------------------------------------------------------------ trigger search (vectorised)
     def scan(self, first: int, amounts: np.ndarray, cash: float, last_tick: int | None, lag: int) -> int:
@@ -356,23 +358,49 @@ class _Kernel:
         if not (amounts > 0).any():
             return first  # nothing held: the initial allocation is due now
         r = first
-        block = FIRST_BLOCK
-        goal, width = self.goal, self.width
+        block = max(FIRST_BLOCK, 2 * self.last_gap)  # quiet spells tend to be alike: guess from the last
         while r < min(total_bars, schedule_row):
             hi = min(total_bars, schedule_row, r + block)
-            values = self.close_r[r - lag : hi - lag] * amounts
-            total = np.zeros(hi - r)
-            for i in range(self.n):  # plan.py sums in plain floats, left to right: same rounding
-                total += values[:, i]
-            total += cash
-            out = (np.abs(values / total[:, None] - goal[:-1]) - width[:-1] > EXCESS_TOLERANCE).any(axis=1)
-            out |= np.abs(cash / total - goal[-1]) - width[-1] > EXCESS_TOLERANCE
-            hits = np.flatnonzero(out)
+            hits = np.flatnonzero(self.out_of_band(r, hi, amounts, cash, lag))
             if len(hits):
+                self.last_gap = r + int(hits[0]) - first
                 return r + int(hits[0])
             r = hi
             block = min(block * 4, MAX_BLOCK)
         return schedule_row if schedule_row < total_bars else -1
+
+    def out_of_band(self, lo: int, hi: int, amounts: np.ndarray, cash: float, lag: int) -> np.ndarray:
+        """For bars ``lo..hi-1``: is any weight out of its band at the prices of bar ``r - lag``?
+
+        freqtrade mode: plan.out_of_band_reason's test (cash included, 1e-12 tolerance, values
+        summed left to right then cash). Clean mode: bt's RunIfOutOfBounds (relative deviation
+        strictly above the threshold; cash only checked when it has a target; cash summed first).
+        """
+        values = self.close_r[lo - lag : hi - lag] * amounts
+        goal, width = self.goal, self.width
+        if width is None:
+            return np.zeros(hi - lo, dtype=bool)
+        if self.mode == "freqtrade":
+            # plan.py: sum(values) left to right, then + cash (cumsum is sequential: same rounding)
+            total = np.cumsum(values, axis=1)[:, -1] + cash
+            out = (np.abs(values / total[:, None] - goal[:-1]) - width[:-1] > EXCESS_TOLERANCE).any(axis=1)
+            out |= np.abs(cash / total - goal[-1]) - width[-1] > EXCESS_TOLERANCE
+            return out
+        # bt: capital + each child's value, in order
+        with_cash = np.empty((hi - lo, self.n + 1))
+        with_cash[:, 0] = cash
+        with_cash[:, 1:] = values
+        total = np.cumsum(with_cash, axis=1)[:, -1]
+        w = values / total[:, None]
+        threshold = float(self.rule.threshold or 0.0)
+        if self.rule.relative:
+            dev = (w - goal[:-1]) / goal[:-1]
+            out = ((dev > threshold) | (dev < -threshold)).any(axis=1)
+        else:
+            out = (np.abs(w - goal[:-1]) > threshold).any(axis=1)
+        if self.targets.cash > 0:
+            out |= np.abs(cash / total - goal[-1]) > threshold
+        return out
 
     # ------------------------------------------------------------ freqtrade mode
     def run_freqtrade(self, hold: bool = False) -> KernelOutput:
@@ -561,40 +589,41 @@ class _Kernel:
 
     # ------------------------------------------------------------ clean mode
     def run_clean(self, hold: bool = False) -> KernelOutput:
-        n, fee, out = self.n, self.fee, self.out
+        n, fee, out, record = self.n, self.fee, self.out, self.record
         last = len(self.dates) - 1
         amounts = np.zeros(n)
+        held = [0.0] * n
         cash = self.investment
         last_tick: int | None = None
         weights = self.targets.weights
+        both = self.width is not None and self.rule.interval_minutes is not None
         r = 0
         while r <= last:
-            if amounts.any():
+            if cash != self.investment or any(held):
                 if hold:
                     break
                 r = self.scan(r, amounts, cash, last_tick, lag=0)
                 if r < 0:
                     break
-            prices = self.close_r[r]
-            state = PortfolioState(self.coins, amounts.copy(), prices, cash)
-            since = None if last_tick is None else (int(self.dates[r]) - last_tick) / NS_PER_MINUTE
-            trigger = check_trigger(state, self.targets, self.rule, since)
-            if trigger is None:
-                r += 1
-                continue
-            if trigger.kind in (TriggerKind.SCHEDULE, TriggerKind.INITIAL):
+                if self.width is None or (both and not self.out_of_band(r, r + 1, amounts, cash, 0)[0]):
+                    kind = TriggerKind.SCHEDULE
+                    last_tick = int(self.dates[r])
+                else:
+                    kind = TriggerKind.THRESHOLD
+            else:
+                kind = TriggerKind.INITIAL
                 last_tick = int(self.dates[r])
-            initial = trigger.kind == TriggerKind.INITIAL
+            initial = kind == TriggerKind.INITIAL
+            prices = self.close_r[r].tolist()
             # bt: value = capital + child values in order; weights from that value; base = value
-            values = [float(amounts[i] * prices[i]) for i in range(n)]
+            values = [held[i] * prices[i] for i in range(n)]
             base = cash
             for v in values:
                 base += v
             event = len(out.events)
             for i in range(n):
-                p = float(prices[i])
-                delta = weights[i] - (values[i] / base if base else 0.0)
-                amount = delta * base
+                p = prices[i]
+                amount = (weights[i] - (values[i] / base if base else 0.0)) * base
                 if amount == 0:
                     continue
                 if self.bt_quantities:
@@ -602,21 +631,21 @@ class _Kernel:
                 else:
                     q = amount / (p * (1 + fee)) if amount > 0 else amount / (p * (1 - fee))
                 commission = abs(q) * p * fee
-                amounts[i] += q
+                held[i] += q
                 cash -= q * p + commission
                 out.fees += commission
                 if not initial:
                     out.traded_value += abs(q) * p
-                if self.record:
+                if record:
                     out.fills.append((r, i, "buy" if q > 0 else "sell", abs(q), p, commission, event))
+            amounts = np.array(held)
             if not initial:
                 out.rebalances += 1
-            if self.record:
-                out.events.append((r, trigger.kind.value, trigger.reason, False))
+            if record:
+                out.events.append((r, kind.value, "" if initial else kind.value, False))
             self._record_holdings(r, amounts, cash)
             r += 1
-        price = self.close_r[last]
-        gross = float(np.dot(amounts, price))
+        gross = float(np.dot(amounts, self.close_r[last]))
         out.fees += gross * fee
         out.final_value = cash + gross * (1 - fee)
         return out
@@ -720,28 +749,29 @@ def _result(market: Market, out: KernelOutput, investment: float, mode: Mode) ->
         equity.iloc[-1] = out.final_value
     weights = pd.DataFrame(values / total[:, None], index=index, columns=list(market.coins))
     weights["cash"] = cash / total
+    fills = list(zip(*out.fills, strict=True)) if out.fills else [()] * 7
+    rows, coin_idx, sides, amounts_f, prices_f, fees_f, event_f = (np.asarray(c) for c in fills)
+    coin_names = np.asarray(market.coins, dtype=object)
     trades = pd.DataFrame(
-        [
-            {
-                "time": index[row],
-                "coin": market.coins[i],
-                "side": side,
-                "amount": amount,
-                "price": price,
-                "value": amount * price,
-                "fee": fee_paid,
-                "rebalance": event,
-            }
-            for row, i, side, amount, price, fee_paid, event in out.fills
-        ],
-        columns=["time", "coin", "side", "amount", "price", "value", "fee", "rebalance"],
+        {
+            "time": index.take(rows.astype(np.int64)),
+            "coin": coin_names[coin_idx.astype(np.int64)],
+            "side": sides.astype(object),
+            "amount": amounts_f.astype(float),
+            "price": prices_f.astype(float),
+            "value": amounts_f.astype(float) * prices_f.astype(float),
+            "fee": fees_f.astype(float),
+            "rebalance": event_f.astype(np.int64),
+        }
     )
+    events = list(zip(*out.events, strict=True)) if out.events else [()] * 4
     rebalances = pd.DataFrame(
-        [
-            {"time": index[row], "kind": kind, "reason": reason, "incomplete": incomplete}
-            for row, kind, reason, incomplete in out.events
-        ],
-        columns=["time", "kind", "reason", "incomplete"],
+        {
+            "time": index.take(np.asarray(events[0], dtype=np.int64)),
+            "kind": np.asarray(events[1], dtype=object),
+            "reason": np.asarray(events[2], dtype=object),
+            "incomplete": np.asarray(events[3], dtype=bool),
+        }
     )
     summary = stats.summarize(equity, fees=out.fees, rebalances=out.rebalances, traded_value=out.traded_value)
     summary["final_value"] = out.final_value
