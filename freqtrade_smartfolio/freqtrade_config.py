@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from freqtrade_smartfolio.config import parse_settings
-from freqtrade_smartfolio.exchange.server import ccxt_config
+from freqtrade_smartfolio.exchange.server import exchange_config
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STRATEGY_NAME = "SmartPortfolio"
@@ -36,10 +36,10 @@ def build_config(
     section = dict(smartfolio)
     coins = [c.upper() for c in section["portfolio"] if c.upper() != stake_currency.upper()]
     pairs = [f"{coin}/{stake_currency}" for coin in coins]
-    exchange: dict[str, Any] = {"name": "binance", "key": "", "secret": "", "pair_whitelist": pairs}
     if exchange_url:
-        exchange["ccxt_config"] = ccxt_config(exchange_url)
-        exchange["ccxt_async_config"] = ccxt_config(exchange_url)
+        exchange = exchange_config(exchange_url, pairs)
+    else:
+        exchange = {"name": "binance", "key": "", "secret": "", "pair_whitelist": pairs}
     config: dict[str, Any] = {
         "strategy": STRATEGY_NAME,
         "max_open_trades": len(pairs),
