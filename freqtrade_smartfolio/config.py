@@ -208,15 +208,15 @@ def _parse_rebalance(raw: Any, problems: list[str]) -> RebalanceSettings | None:
     if band not in BANDS:
         problems.append(f"{name}.band: {band!r} is not a band; use one of {', '.join(BANDS)}")
 
-    threshold = raw.get("threshold")
+    threshold: Any = raw.get("threshold")
     needs_threshold = mode in ("proportional", "both") or threshold is not None
-    if needs_threshold and (not _is_number(threshold) or not 0 < threshold <= MAX_THRESHOLD_PERCENT):
+    if needs_threshold and not (_is_number(threshold) and 0 < threshold <= MAX_THRESHOLD_PERCENT):
         problems.append(
             f"{name}.threshold: {threshold!r} is not allowed; give the deviation that triggers a "
             f"rebalance as a percentage above 0 and at most {MAX_THRESHOLD_PERCENT:g}, e.g. 5 "
             "(typical: 0.5 to 10)"
         )
-    interval = raw.get("interval")
+    interval: Any = raw.get("interval")
     minutes = None
     if mode in ("scheduled", "both") or interval is not None:
         try:

@@ -174,7 +174,7 @@ class SmartPortfolio(IStrategy):
         if configured is not None:
             return float(configured)
         try:
-            return float(self.dp._exchange.get_fee(self.pairs[0]))  # type: ignore[union-attr]
+            return float(self.dp._exchange.get_fee(self.pairs[0]))
         except Exception:  # pragma: no cover - exchanges without fee data
             return 0.001
 

@@ -8,7 +8,7 @@ _UNITS = {"m": 1, "h": 60, "d": 1440, "w": 10080}
 _PATTERN = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
 
 
-def parse_minutes(text: str, field: str) -> int:
+def parse_minutes(text: object, field: str) -> int:
     """Minutes in ``text`` such as '90m', '4h', '1d', '2w'; the error names ``field`` and the fix."""
     match = _PATTERN.match(str(text)) if isinstance(text, str) else None
     if not match or int(match.group(1)) <= 0:
