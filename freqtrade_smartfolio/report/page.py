@@ -1,0 +1,529 @@
+"""The report page: plotly figures of a :class:`PortfolioHistory` in one self-contained HTML file.
+
+plotly.js is inlined once (about 4.8 MB), so the page works offline. Long curves are thinned for
+plotting (one point per bin, plus the bars at and just before every rebalance and each bin's
+deepest drawdown); rebalance markers, their hover text and the tables stay exact.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
+from plotly.subplots import make_subplots
+
+from freqtrade_smartfolio import __version__
+from freqtrade_smartfolio.portfolio import stats
+from freqtrade_smartfolio.report.history import PortfolioHistory, finite
+
+MAX_POINTS = 2000  # per curve; 5 years of 1h candles (~41k) become ~21h bins
+MAX_HOVER_ORDERS = 12
+MAX_MARKERS = 1500  # rebalance markers per chart; beyond, one marker per window sums its rebalances
+MAX_TABLE_ROWS = 4000  # orders listed; beyond, the first and last half are shown
+STRATEGY_COLOR = "#1f77b4"
+HOLD_COLOR = "#8c8c8c"
+KIND_COLORS = {
+    "threshold": "#ff7f0e",
+    "completion": "#9467bd",
+    "schedule": "#2ca02c",
+    "grouped": "#ff7f0e",
+}
+COIN_COLORS = (
+    "#f7931a", "#627eea", "#14b8a6", "#23292f", "#f3ba2f", "#e84142", "#8247e5", "#2a5ada",
+    "#c2a633", "#0033ad", "#ff007a", "#16a34a", "#0ea5e9", "#a855f7", "#64748b", "#b45309",
+)  # fmt: skip
+PLOTLY_CONFIG = {
+    "displaylogo": False,
+    "responsive": True,
+    "toImageButtonOptions": {"format": "png", "scale": 2},
+}
+HOVER_TIME = "%Y-%m-%d %H:%M"
+
+
+# ------------------------------------------------------------------------------------------ thinning
+
+
+def keep_positions(
+    index: pd.DatetimeIndex,
+    max_points: int,
+    times: Iterable[pd.Timestamp] = (),
+    extra: Sequence[int] | np.ndarray = (),
+) -> np.ndarray:
+    """Row positions to plot: every row if few, else the last of each bin, the first and last rows,
+    the rows at and just before each of ``times`` and the ``extra`` positions."""
+    n = len(index)
+    if n <= max_points:
+        return np.arange(n)
+    step = math.ceil(n / max_points)
+    keep = [np.arange(step - 1, n, step), np.array([0, n - 1]), np.asarray(extra, dtype=np.int64)]
+    when = pd.DatetimeIndex(list(times))
+    if len(when):
+        at = index.searchsorted(when, side="right") - 1
+        keep += [at, at - 1]
+    positions = np.unique(np.concatenate(keep))
+    return positions[(positions >= 0) & (positions < n)]
+
+
+def bin_argmin(values: pd.Series, max_points: int) -> np.ndarray:
+    """Position of the lowest value in each bin (so thinning keeps drawdown troughs)."""
+    n = len(values)
+    if n <= max_points:
+        return np.arange(n)
+    step = math.ceil(n / max_points)
+    frame = pd.DataFrame({"v": values.to_numpy(), "bin": np.arange(n) // step, "pos": np.arange(n)})
+    return frame.loc[frame.groupby("bin")["v"].idxmin(), "pos"].to_numpy()
+
+
+def thin(data: pd.Series | pd.DataFrame, max_points: int, times: Iterable[pd.Timestamp] = (), extra=()):
+    """``data`` at :func:`keep_positions`."""
+    return data.iloc[keep_positions(pd.DatetimeIndex(data.index), max_points, times, extra)]
+
+
+def _x(index: pd.Index) -> np.ndarray:
+    """Milliseconds since the epoch (UTC): plotly's date axes take them, and they travel as compact
+    binary arrays instead of date strings."""
+    return pd.DatetimeIndex(index).as_unit("ms").asi8.astype(np.float64)
+
+
+def _f4(values: pd.Series) -> np.ndarray:
+    """Single precision for fractions (weights, drawdown): plenty for a chart, half the bytes."""
+    return values.to_numpy(dtype=np.float32)
+
+
+# ------------------------------------------------------------------------------------------ figures
+
+
+def _kind(reason: str) -> str:
+    head = reason.split(":", 1)[0].strip().lower()
+    return head if head in KIND_COLORS else "other"
+
+
+def _amount(x: float) -> str:
+    return f"{x:.8g}"
+
+
+def _price(x: float) -> str:
+    return f"{x:,.2f}" if abs(x) >= 100 else f"{x:.6g}"
+
+
+def rebalance_markers(history: PortfolioHistory, max_markers: int = MAX_MARKERS) -> pd.DataFrame:
+    """One row per rebalance fill time: ``time, reason, kind, text`` (the hover text lists the orders).
+
+    With more than ``max_markers`` fill times (a very active run), the times are grouped into
+    ``max_markers`` equal windows, one marker each (kind ``grouped``) that sums its rebalances.
+    """
+    stake = history.stake_currency
+    fills = history.trades[history.trades["kind"] == "rebalance"]
+    columns = ["time", "reason", "kind", "text"]
+    if fills["time"].nunique() > max_markers:
+        edges = pd.date_range(history.start, history.end, periods=max_markers + 1)
+        window = np.clip(edges.searchsorted(pd.DatetimeIndex(fills["time"]), side="right") - 1, 0, None)
+        grouped = fills.groupby(window, sort=True)
+        frame = pd.DataFrame(
+            {
+                "time": grouped["time"].min(),
+                "last": grouped["time"].max(),
+                "count": grouped["time"].nunique(),
+                "orders": grouped.size(),
+                "traded": grouped["value"].sum(),
+                "fees": grouped["fee"].sum(),
+            }
+        )
+        frame["reason"] = frame["count"].map(lambda n: f"{n} rebalances")
+        frame["kind"] = "grouped"
+        frame["text"] = [
+            f"<b>{r.count} rebalances</b><br>{r.time:%Y-%m-%d %H:%M} → {r.last:%Y-%m-%d %H:%M} UTC<br>"
+            f"{r.orders} orders, traded {r.traded:,.2f} {stake}, fees {r.fees:,.2f}"
+            for r in frame.itertuples()
+        ]
+        return frame.loc[:, columns].reset_index(drop=True)
+    rows = []
+    for when, group in fills.groupby("time", sort=True):
+        reason = str(group["reason"].iloc[0])
+        lines = [f"<b>{when:%Y-%m-%d %H:%M} UTC</b>", html.escape(reason)]
+        for order in group.head(MAX_HOVER_ORDERS).itertuples():
+            lines.append(
+                f"{order.side} {_amount(order.amount)} {order.coin} @ {_price(order.price)}"
+                f" = {order.value:,.2f} {stake} (fee {order.fee:,.2f})"
+            )
+        if len(group) > MAX_HOVER_ORDERS:
+            lines.append(f"… and {len(group) - MAX_HOVER_ORDERS} more orders")
+        lines.append(f"traded {group['value'].sum():,.2f} {stake}, fees {group['fee'].sum():,.2f}")
+        rows.append({"time": when, "reason": reason, "kind": _kind(reason), "text": "<br>".join(lines)})
+    return pd.DataFrame(rows, columns=columns)
+
+
+def overview_figure(history: PortfolioHistory, max_points: int = MAX_POINTS) -> go.Figure:
+    """Value vs buy-and-hold with the rebalance markers, drawdown, and cumulative fees."""
+    stake = history.stake_currency
+    markers = rebalance_markers(history)
+    times = list(markers["time"])
+    fig = make_subplots(
+        rows=3,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.06,
+        row_heights=[0.58, 0.22, 0.20],
+        subplot_titles=(
+            f"Portfolio value ({stake})",
+            "Drawdown from the running peak",
+            f"Fees paid, cumulative ({stake})",
+        ),
+    )
+    drawdown = stats.drawdown(history.equity)
+    troughs = bin_argmin(drawdown, max_points)
+    if history.hold_equity is not None:
+        hold = thin(history.hold_equity, max_points, times)
+        fig.add_trace(
+            go.Scatter(
+                mode="lines",
+                x=_x(hold.index),
+                y=hold.to_numpy(),
+                name="Buy and hold (same start)",
+                line={"color": HOLD_COLOR, "width": 1.5},
+                hovertemplate="%{x}<br>buy and hold %{y:,.2f}<extra></extra>",
+            ),
+            row=1,
+            col=1,
+        )
+    equity = thin(history.equity, max_points, times, troughs)
+    fig.add_trace(
+        go.Scatter(
+            mode="lines",
+            x=_x(equity.index),
+            y=equity.to_numpy(),
+            name="SmartPortfolio",
+            line={"color": STRATEGY_COLOR, "width": 2},
+            hovertemplate="%{x}<br>portfolio %{y:,.2f}<extra></extra>",
+        ),
+        row=1,
+        col=1,
+    )
+    at = history.equity.reindex(pd.DatetimeIndex(times), method="ffill") if times else pd.Series(dtype=float)
+    for kind, group in markers.groupby("kind", sort=False):
+        fig.add_trace(
+            go.Scatter(
+                x=_x(pd.DatetimeIndex(group["time"])),
+                y=at.reindex(pd.DatetimeIndex(group["time"])).to_numpy(),
+                mode="markers",
+                name=f"Rebalance: {kind} ({len(group)})",
+                marker={
+                    "color": KIND_COLORS.get(str(kind), "#d62728"),
+                    "size": 8,
+                    "symbol": "diamond",
+                    "line": {"color": "white", "width": 1},
+                },
+                hovertext=list(group["text"]),
+                hovertemplate="%{hovertext}<extra></extra>",
+            ),
+            row=1,
+            col=1,
+        )
+    if history.hold_equity is not None:
+        hold_dd = thin(stats.drawdown(history.hold_equity), max_points, times)
+        fig.add_trace(
+            go.Scatter(
+                mode="lines",
+                x=_x(hold_dd.index),
+                y=_f4(hold_dd),
+                name="Buy and hold drawdown",
+                line={"color": HOLD_COLOR, "width": 1},
+                showlegend=False,
+                hovertemplate="%{x}<br>buy and hold %{y:.2%}<extra></extra>",
+            ),
+            row=2,
+            col=1,
+        )
+    dd = thin(drawdown, max_points, times, troughs)
+    fig.add_trace(
+        go.Scatter(
+            mode="lines",
+            x=_x(dd.index),
+            y=_f4(dd),
+            name="Drawdown",
+            line={"color": STRATEGY_COLOR, "width": 1},
+            fill="tozeroy",
+            fillcolor="rgba(31,119,180,0.25)",
+            showlegend=False,
+            hovertemplate="%{x}<br>drawdown %{y:.2%}<extra></extra>",
+        ),
+        row=2,
+        col=1,
+    )
+    fees = history.cumulative_fees()
+    fig.add_trace(
+        go.Scatter(
+            mode="lines",
+            x=_x(fees.index),
+            y=fees.to_numpy(),
+            name="Fees paid",
+            line={"color": "#d62728", "width": 1.5, "shape": "hv"},
+            showlegend=False,
+            hovertemplate=f"%{{x}}<br>fees paid %{{y:,.2f}} {stake}<extra></extra>",
+        ),
+        row=3,
+        col=1,
+    )
+    fig.update_yaxes(tickformat=",.0f", row=1, col=1)
+    fig.update_yaxes(tickformat=".0%", row=2, col=1)
+    fig.update_yaxes(tickformat=",.0f", rangemode="tozero", row=3, col=1)
+    fig.update_xaxes(
+        type="date", hoverformat=HOVER_TIME, showspikes=True, spikemode="across", spikethickness=1
+    )
+    fig.update_layout(
+        template="plotly_white",
+        height=760,
+        margin={"l": 70, "r": 30, "t": 50, "b": 40},
+        legend={"orientation": "h", "x": 0, "y": 1.08, "xanchor": "left", "yanchor": "bottom"},
+        hovermode="closest",
+        font={"family": "DejaVu Sans, Arial, sans-serif", "size": 12},
+    )
+    return fig
+
+
+def weights_figure(history: PortfolioHistory, max_points: int = MAX_POINTS) -> go.Figure:
+    """One panel per coin: its weight, the target (dashed) and the band (shaded), with rebalances."""
+    names = list(history.coins)
+    if history.targets.get("cash", 0.0) > 0 and "cash" in history.weights.columns:
+        names.append("cash")
+    markers = rebalance_markers(history)
+    times = pd.DatetimeIndex(markers["time"])
+    titles = []
+    for name in names:
+        target = float(history.targets.get(name, math.nan))
+        limits = history.band.limits(target) if finite(target) else None
+        band = f", band {limits[0]:.2%} – {limits[1]:.2%}" if limits else ""
+        titles.append(f"<b>{name}</b>  target {target:.2%}{band}")
+    fig = make_subplots(
+        rows=len(names), cols=1, shared_xaxes=True, vertical_spacing=0.3 / max(len(names), 1),
+        subplot_titles=titles,
+    )  # fmt: skip
+    held = history.weights
+    if len(history.trades):  # before the initial allocation everything is cash: not worth a y-range
+        held = held[held.index >= history.trades["time"].iloc[0]]
+    weights = thin(held, max_points, times)
+    after = held.reindex(times, method="ffill") if len(times) else held.iloc[:0]
+    before = held.iloc[np.clip(held.index.searchsorted(times, side="left") - 1, 0, None)]
+    x = _x(weights.index)
+    for row, name in enumerate(names, start=1):
+        color = COIN_COLORS[(row - 1) % len(COIN_COLORS)] if name != "cash" else "#444444"
+        target = float(history.targets.get(name, math.nan))
+        limits = history.band.limits(target) if finite(target) else None
+        if limits:
+            fig.add_hrect(
+                y0=limits[0],
+                y1=limits[1],
+                fillcolor=color,
+                opacity=0.13,
+                line_width=0,
+                layer="below",
+                row=row,
+                col=1,
+                exclude_empty_subplots=False,
+            )
+        if finite(target):
+            fig.add_hline(
+                y=target,
+                line={"color": color, "dash": "dash", "width": 1.2},
+                row=row,
+                col=1,
+                exclude_empty_subplots=False,
+            )
+        low = min(float(held[name].min()), limits[0] if limits else math.inf)
+        high = max(float(held[name].max()), limits[1] if limits else -math.inf)
+        pad = 0.05 * (high - low) or 0.01
+        fig.update_yaxes(range=[max(low - pad, -0.005), high + pad], row=row, col=1)
+        fig.add_trace(
+            go.Scatter(
+                mode="lines",
+                x=x,
+                y=_f4(weights[name]),
+                name=name,
+                line={"color": color, "width": 1.5},
+                hovertemplate=f"%{{x}}<br>{name} %{{y:.2%}}<extra></extra>",
+            ),
+            row=row,
+            col=1,
+        )
+        if len(times):
+            text = [
+                f"{when:%Y-%m-%d %H:%M} UTC<br>{html.escape(reason)}<br>"
+                f"{name}: {b:.2%} before → {a:.2%} after"
+                for when, reason, b, a in zip(
+                    times, markers["reason"], before[name].to_numpy(), after[name].to_numpy(), strict=True
+                )
+            ]
+            fig.add_trace(
+                go.Scatter(
+                    x=_x(times),
+                    y=_f4(after[name]),
+                    mode="markers",
+                    name=f"{name} rebalanced",
+                    marker={"color": color, "size": 6, "symbol": "diamond"},
+                    hovertext=text,
+                    hovertemplate="%{hovertext}<extra></extra>",
+                ),
+                row=row,
+                col=1,
+            )
+    fig.update_xaxes(type="date", hoverformat=HOVER_TIME)
+    fig.update_yaxes(tickformat=".1%")
+    fig.update_layout(
+        template="plotly_white",
+        height=90 + 170 * len(names),
+        margin={"l": 70, "r": 30, "t": 40, "b": 40},
+        showlegend=False,
+        hovermode="closest",
+        font={"family": "DejaVu Sans, Arial, sans-serif", "size": 12},
+    )
+    fig.update_annotations(font_size=13, x=0, xanchor="left")
+    return fig
+
+
+# ------------------------------------------------------------------------------------------ tables
+
+
+def _pct(x: Any, sign: bool = True) -> str:
+    return (f"{x:+.2%}" if sign else f"{x:.2%}") if finite(x) else "–"
+
+
+def _fixed(x: Any, digits: int = 2) -> str:
+    return f"{x:,.{digits}f}" if finite(x) else "–"
+
+
+def summary_rows(history: PortfolioHistory) -> list[tuple[str, str, str]]:
+    """(label, SmartPortfolio, buy-and-hold) rows of the summary table."""
+    s = history.strategy_stats or {}
+    h = history.hold_stats or {}
+    stake = history.stake_currency
+    both = (
+        ("Final value", lambda d: f"{_fixed(d.get('final_value'))} {stake}"),
+        ("Total return", lambda d: _pct(d.get("total_return"))),
+        ("CAGR", lambda d: _pct(d.get("cagr"))),
+        ("Max drawdown", lambda d: _pct(d.get("max_drawdown"), sign=False)),
+        ("Volatility (annual)", lambda d: _pct(d.get("volatility"), sign=False)),
+        ("Sharpe", lambda d: _fixed(d.get("sharpe"))),
+    )
+    rows = [(label, fmt(s), fmt(h) if h else "–") for label, fmt in both]
+    fills = history.trades
+    rebalancing = fills[fills["kind"] == "rebalance"]
+    rows += [
+        ("Rebalances (fill times)", f"{rebalancing['time'].nunique()}", "0"),
+        ("Orders", f"{len(fills)}", "–"),
+        ("Fees paid", f"{fills['fee'].sum():,.2f} {stake}", "–"),
+        ("Turnover", f"{_fixed(s.get('turnover'))}×", "–"),
+    ]
+    return rows
+
+
+def _table(head: Sequence[str], rows: Iterable[Sequence[str]], cls: str, row_cls: Sequence[str] = ()) -> str:
+    out = [f'<table class="{cls}"><thead><tr>']
+    out += [f"<th>{html.escape(h)}</th>" for h in head]
+    out.append("</tr></thead><tbody>\n")
+    classes = list(row_cls)
+    for i, row in enumerate(rows):
+        attr = f' class="{classes[i]}"' if i < len(classes) else ""
+        out.append(f"<tr{attr}>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>\n")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def orders_table(history: PortfolioHistory, max_rows: int = MAX_TABLE_ROWS) -> str:
+    """Every fill (initial allocation, rebalances, final sale): time, reason, coin, side, quantity,
+    price, value, fee. Beyond ``max_rows`` fills, the first and last ``max_rows / 2`` are listed."""
+    trades = history.trades
+    hidden = 0
+    if len(trades) > max_rows:
+        hidden = len(trades) - max_rows
+        trades = pd.concat([trades.head(max_rows // 2), trades.tail(max_rows - max_rows // 2)])
+    rows = [
+        (
+            f"{t.time:%Y-%m-%d %H:%M}",
+            str(t.reason),
+            str(t.coin),
+            str(t.side),
+            _amount(t.amount),
+            _price(t.price),
+            f"{t.value:,.2f}",
+            f"{t.fee:,.4f}",
+        )
+        for t in trades.itertuples()
+    ]
+    classes = [f"fill {k}" for k in trades["kind"]]
+    if hidden:
+        rows.insert(max_rows // 2, (f"… {hidden:,} orders not listed …", "", "", "", "", "", "", ""))
+        classes.insert(max_rows // 2, "gap")
+    head = ("Time (UTC)", "Reason", "Coin", "Side", "Quantity", "Price", f"Value ({history.stake_currency})")
+    return _table((*head, "Fee"), rows, "orders", classes)
+
+
+# ------------------------------------------------------------------------------------------ page
+
+CSS = """
+body{font-family:"DejaVu Sans",Arial,sans-serif;margin:0 auto;max-width:1280px;padding:16px 24px;color:#222}
+h1{font-size:22px;margin:4px 0 2px}h2{font-size:17px;margin:26px 0 6px;border-bottom:1px solid #ddd}
+.muted{color:#666;font-size:12px}.cards{display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start}
+table{border-collapse:collapse;font-size:12.5px}
+th,td{padding:3px 10px;border-bottom:1px solid #eee;text-align:right}
+th{background:#f5f5f5;position:sticky;top:0}td:first-child,th:first-child{text-align:left}
+table.facts td{text-align:left;max-width:560px}table.orders td:nth-child(2){text-align:left;max-width:360px}
+table.orders td:nth-child(3),table.orders td:nth-child(4){text-align:left}
+tr.initial td,tr.final td{color:#777}tr.fill.rebalance td:nth-child(4){font-weight:600}
+.scroll{max-height:560px;overflow:auto;border:1px solid #eee}
+"""
+
+
+def render_html(history: PortfolioHistory, max_points: int = MAX_POINTS) -> str:
+    """The whole page as a string (plotly.js inlined)."""
+    overview = overview_figure(history, max_points)
+    weights = weights_figure(history, max_points)
+    stake = history.stake_currency
+    targets = ", ".join(f"{c} {w:.2%}" for c, w in history.targets.items())
+    facts = [("Targets", targets), *history.facts.items()]
+    n_rebalances = history.trades.loc[history.trades["kind"] == "rebalance", "time"].nunique()
+    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{html.escape(history.title)}</title>",
+        f"<style>{CSS}</style>",
+        f'<script type="text/javascript">{get_plotlyjs()}</script>',
+        "</head><body>",
+        f"<h1>{html.escape(history.title)}</h1>",
+        f'<div class="muted">{html.escape(history.facts.get("Period", ""))} · {n_rebalances} rebalances · '
+        f"values in {html.escape(stake)}</div>",
+        '<h2>Summary</h2><div class="cards">',
+        _table(("", "SmartPortfolio", "Buy and hold"), summary_rows(history), "summary"),
+        _table(("Setting", "Value"), facts, "facts"),
+        "</div>",
+        "<h2>Value, drawdown and fees</h2>",
+        '<div class="muted">Diamonds mark rebalances; hover them for their orders. '
+        "Drag to zoom, double-click to reset.</div>",
+        overview.to_html(full_html=False, include_plotlyjs=False, div_id="overview", config=PLOTLY_CONFIG),
+        "<h2>Weights, targets and bands</h2>",
+        '<div class="muted">Each coin\'s share of the portfolio at every close; dashed: the target, '
+        "shaded: the band a rebalance brings it back into.</div>",
+        weights.to_html(full_html=False, include_plotlyjs=False, div_id="weights", config=PLOTLY_CONFIG),
+        f"<h2>Orders ({len(history.trades)})</h2>",
+        f'<div class="scroll">{orders_table(history)}</div>',
+        f'<p class="muted">freqtrade-smartfolio {__version__} · generated {generated}</p>',
+        "</body></html>",
+    ]
+    return "\n".join(parts)
+
+
+def write_html(history: PortfolioHistory, path: str | Path, max_points: int = MAX_POINTS) -> Path:
+    """Write the page to ``path`` (folders created) and return it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_html(history, max_points), encoding="utf-8")
+    return path
