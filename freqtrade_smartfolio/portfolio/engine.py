@@ -41,14 +41,12 @@ import pandas as pd
 
 from freqtrade_smartfolio.portfolio import stats
 from freqtrade_smartfolio.portfolio.plan import (
+    FEE_ITERATIONS,
     CoinRules,
     PortfolioState,
-    RebalancePlan,
     RebalanceRule,
-    Trigger,
     TriggerKind,
     check_trigger,
-    plan_rebalance,
 )
 from freqtrade_smartfolio.portfolio.targets import Targets
 
@@ -219,16 +217,16 @@ def round_to_tick(values: np.ndarray, tick: float) -> np.ndarray:
     return np.round(np.round(values / tick) * tick, decimals_of(tick))
 
 
-def truncate_to_step(amount: float, step: float) -> float:
+def truncate_to_step(amount: float, step: float, decimals: int | None = None) -> float:
     """``amount`` truncated to the lot ``step`` as freqtrade/ccxt do it: on the decimal repr of the
     float (``Decimal(str(amount))``), returned as the float nearest to the decimal result."""
     if not step or step <= 0:
         return amount
     q = amount / step
     k = math.floor(q)
-    if abs(q - round(q)) < 1e-7:  # float noise around a lot boundary: decide on the decimals
+    if abs(q - round(q)) <= 1e-9 * (1.0 + abs(q)):  # float noise at a lot boundary: use the decimals
         k = int((Decimal(str(amount)) / Decimal(str(step))).to_integral_value(rounding="ROUND_FLOOR"))
-    return round(k * step, decimals_of(step))
+    return round(k * step, decimals_of(step) if decimals is None else decimals)
 
 
 def price_to_precision(price: float, tick: float) -> float:
@@ -242,11 +240,11 @@ def price_to_precision(price: float, tick: float) -> float:
     return float(Decimal(str(price)).quantize(quantum, rounding="ROUND_HALF_UP"))
 
 
-def on_grid(amount: float, step: float) -> float:
+def on_grid(amount: float, step: float, decimals: int | None = None) -> float:
     """A sum of lot-sized amounts back on the lot grid (freqtrade adds order amounts as decimals)."""
     if not step or step <= 0:
         return amount
-    return round(round(amount / step) * step, decimals_of(step))
+    return round(round(amount / step) * step, decimals_of(step) if decimals is None else decimals)
 
 
 def min_stake(rules: ExchangeRules, price: float, stoploss: float) -> float:
@@ -274,6 +272,75 @@ def bt_quantity(amount: float, price: float, fee: float) -> float:
     return q
 
 
+# ------------------------------------------------------------------------------------------ fast plan
+
+
+def _floor_to_step(amount: float, step: float) -> float:
+    """plan._floor_to_step."""
+    if step <= 0:
+        return amount
+    return math.floor(amount / step + 1e-9) * step
+
+
+def fast_plan(
+    amounts: np.ndarray,
+    prices: np.ndarray,
+    cash: float,
+    goal: np.ndarray,
+    target_cash: float,
+    min_orders: Sequence[float],
+    steps: Sequence[float],
+    fee: float,
+) -> tuple[list[tuple[int, float, float]], list[tuple[int, float, float]]]:
+    """The orders of :func:`plan.plan_rebalance`, bit for bit, without building the plan objects.
+
+    Returns ``(sells, buys)`` as ``(coin index, amount, value)``; tests/test_engine.py checks it
+    against plan.py on random states (hypothesis).
+    """
+    values = amounts * prices
+    total = float(values.sum()) + cash  # PortfolioState.total
+    deltas = goal * total - values
+    for _ in range(FEE_ITERATIONS):
+        deltas = goal * (total - fee * float(np.abs(deltas).sum())) - values
+    traded_estimate = float(np.abs(deltas).sum())
+    d = deltas.tolist()
+    held_all = amounts.tolist()
+    p_all = prices.tolist()
+    g_all = goal.tolist()
+    sells: list[tuple[int, float, float]] = []
+    for i, delta in enumerate(d):
+        held = held_all[i]
+        if delta >= 0 or held <= 0:
+            continue
+        price, min_order, step = p_all[i], min_orders[i], steps[i]
+        amount = held if g_all[i] == 0 else min(held, _floor_to_step(-delta / price, step))
+        remainder = (held - amount) * price
+        if 0 < remainder < min_order:
+            amount = _floor_to_step(held - min_order / price, step)
+            if amount <= 0:
+                continue
+        value = amount * price
+        if value < min_order or amount <= 0:
+            continue
+        sells.append((i, amount, value))
+    proceeds = sum(v for _, _, v in sells) * (1 - fee)
+    cash_reserve = target_cash * max(total - fee * traded_estimate, 0.0)
+    spendable = max(cash + proceeds - cash_reserve, 0.0)
+    wanted = [(i, delta) for i, delta in enumerate(d) if delta > 0]
+    cost = sum(w for _, w in wanted) * (1 + fee)
+    scale = min(1.0, spendable / cost) if cost > 0 else 1.0
+    spendable_total = cash + proceeds
+    buys: list[tuple[int, float, float]] = []
+    for i, want in wanted:
+        stake = want * scale
+        if stake < min_orders[i]:
+            continue
+        stake = min(stake, spendable_total / (1 + fee))
+        spendable_total -= stake * (1 + fee)
+        buys.append((i, stake / p_all[i], stake))
+    return sells, buys
+
+
 # ------------------------------------------------------------------------------------------ kernel
 
 
@@ -292,6 +359,18 @@ class KernelOutput:
     fees: float = 0.0
     traded_value: float = 0.0  # rebalance orders only (not the initial buys, not the final sale)
     rebalances: int = 0  # events that traded, the initial allocation excluded
+
+
+class _TradeBook:
+    """freqtrade's view of the open trades, one slot per coin (plain floats: the fills are scalar)."""
+
+    def __init__(self, n: int) -> None:
+        self.amount = [0.0] * n  # trade.amount
+        self.stake = [0.0] * n  # trade.stake_amount: cost basis at the average entry price
+        self.avg = [0.0] * n  # average entry price, unrounded
+        self.open_rate = [0.0] * n  # trade.open_rate: the average entry price on the price grid
+        self.realized = [0.0] * n  # trade.realized_profit
+        self.opened: list[int] = []  # trades in the order they were opened
 
 
 class _Kernel:
@@ -325,6 +404,7 @@ class _Kernel:
         self.bt_quantities = bt_quantities
         self.record = record
         self.steps = [r.step for r in self.rules]
+        self.step_decimals = [decimals_of(step) for step in self.steps]
         self.min_orders = [r.min_order for r in self.rules]
         prep = prepared or prepare_prices(market, exchange, mode)
         self.open_r = prep["open"]
@@ -406,50 +486,58 @@ class _Kernel:
     def run_freqtrade(self, hold: bool = False) -> KernelOutput:
         n, fee, out = self.n, self.fee, self.out
         last = len(self.dates) - 1
-        amounts = np.zeros(n)
-        stake = np.zeros(n)  # freqtrade's stake_amount: cost basis at the average entry price
-        avg = np.zeros(n)  # average entry price (unrounded)
-        realized = np.zeros(n)  # freqtrade's realized_profit of each open trade
-        opened: list[int] = []  # trades in the order they were opened
+        book = _TradeBook(n)
+        amounts = np.zeros(n)  # the same holdings as book.amount, as an array for the scans
         cash = self.investment  # the real cash
-        seen = self._strategy_cash(amounts, stake, avg, realized, opened)
+        seen = self._strategy_cash(book)
         last_tick: int | None = None
         incomplete = False
         r = 1
         while r <= last:
             if not incomplete:
-                if hold and opened:
+                if hold and book.opened:
                     break
                 r = self.scan(r, amounts, seen, last_tick, lag=1)
                 if r < 0:
                     break
             prices = self.close_r[r - 1]
             plan_time = int(self.dates[r - 1]) + self.tf_ns
-            state = PortfolioState(self.coins, amounts.copy(), prices, seen)
             if incomplete:
-                trigger: Trigger | None = Trigger(TriggerKind.COMPLETION, "buys waiting for cash from sales")
+                kind, reason = TriggerKind.COMPLETION, "buys waiting for cash from sales"
             else:
-                since = None if last_tick is None else (plan_time - last_tick) / NS_PER_MINUTE
-                trigger = check_trigger(state, self.targets, self.rule, since)
-                if trigger is None:  # the vectorised scan and plan.py disagree by float noise
-                    r += 1
-                    continue
-                if trigger.kind in (TriggerKind.SCHEDULE, TriggerKind.INITIAL):
+                if self.record:  # plan.py's own verdict, with its human reason
+                    since = None if last_tick is None else (plan_time - last_tick) / NS_PER_MINUTE
+                    state = PortfolioState(self.coins, amounts.copy(), prices, seen)
+                    trigger = check_trigger(state, self.targets, self.rule, since)
+                    if trigger is None:  # cannot happen: the scan repeats plan.py's float operations
+                        r += 1
+                        continue
+                    kind, reason = trigger.kind, trigger.reason
+                elif not book.opened:
+                    kind, reason = TriggerKind.INITIAL, ""
+                elif self.width is not None and self.out_of_band(r, r + 1, amounts, seen, 1)[0]:
+                    kind, reason = TriggerKind.THRESHOLD, ""
+                else:
+                    kind, reason = TriggerKind.SCHEDULE, ""
+                if kind in (TriggerKind.SCHEDULE, TriggerKind.INITIAL):
                     last_tick = plan_time
-            plan = plan_rebalance(state, self.targets, self.rules, fee, trigger)
+            sells, buys = fast_plan(
+                amounts, prices, seen, self.goal[:-1], self.targets.cash, self.min_orders, self.steps, fee
+            )
             incomplete = False
-            if plan.orders:
-                cash, incomplete = self._fill_freqtrade(
-                    r, plan, amounts, stake, avg, realized, opened, cash, r == last
-                )
-                seen = self._strategy_cash(amounts, stake, avg, realized, opened)
+            if sells or buys:
+                orders = {i: ("sell", amount, value) for i, amount, value in sells}
+                orders |= {i: ("buy", amount, value) for i, amount, value in buys}
+                cash, incomplete = self._fill_freqtrade(r, kind, reason, orders, book, cash, r == last)
+                amounts = np.array(book.amount)
+                seen = self._strategy_cash(book)
             r += 1
         # force exit of every position at the last bar's open
         final = cash
-        price = self.open_r[last]
-        for i in opened:
-            if amounts[i] > 0:
-                gross = amounts[i] * price_to_precision(float(price[i]), self.trade_tick[i])
+        price = self.open_r[last].tolist()
+        for i in book.opened:
+            if book.amount[i] > 0:
+                gross = book.amount[i] * price_to_precision(price[i], self.trade_tick[i])
                 final += gross * (1 - fee)
                 out.fees += gross * fee
         out.final_value = final
@@ -465,81 +553,80 @@ class _Kernel:
                 return tick
         return self.exchange[i].tick
 
-    def _free_stake(self, stake: np.ndarray, realized: np.ndarray, opened: list[int]) -> float:
+    def _free_stake(self, book: _TradeBook) -> float:
         """freqtrade's ``get_available_stake_amount`` in a dry-run backtest, same float operations."""
         profit = 0.0
         tied = 0.0
-        for i in opened:
-            profit += realized[i]
-        for i in opened:
-            tied += stake[i]
+        for i in book.opened:
+            profit += book.realized[i]
+        for i in book.opened:
+            tied += book.stake[i]
         free = self.investment + (0.0 + profit) - tied
         return min((tied + free) * 1.0 - tied, free)
 
-    def _strategy_cash(
-        self, amounts: np.ndarray, stake: np.ndarray, avg: np.ndarray, realized: np.ndarray, opened: list[int]
-    ) -> float:
+    def _strategy_cash(self, book: _TradeBook) -> float:
         """SmartPortfolio._cash: free stake less the entry fees freqtrade has not charged yet
         (``open_trade_value - stake_amount``, open_rate rounded to the tick as freqtrade does)."""
         unpaid = 0.0
-        for i in opened:
-            rate = price_to_precision(avg[i], self.trade_tick[i])
-            unpaid += amounts[i] * rate * (1 + self.fee) - stake[i]
-        return max(self._free_stake(stake, realized, opened) - unpaid, 0.0)
+        factor = 1 + self.fee
+        for i in book.opened:
+            unpaid += book.amount[i] * book.open_rate[i] * factor - book.stake[i]
+        return max(self._free_stake(book) - unpaid, 0.0)
 
     def _fill_freqtrade(
         self,
         r: int,
-        plan: RebalancePlan,
-        amounts: np.ndarray,
-        stake: np.ndarray,
-        avg: np.ndarray,
-        realized: np.ndarray,
-        opened: list[int],
+        kind: TriggerKind,
+        reason: str,
+        orders: Mapping[int, tuple[str, float, float]],
+        book: _TradeBook,
         cash: float,
         last_row: bool,
     ) -> tuple[float, bool]:
+        """Fill one candle's orders at its open, pair by pair in freqtrade's order; returns the cash
+        and whether buys were left for a completion."""
         fee, out = self.fee, self.out
-        index = {c: i for i, c in enumerate(self.coins)}
-        orders = {index[o.coin]: o for o in plan.orders}
-        price = self.open_r[r]
-        initial = plan.trigger.kind == TriggerKind.INITIAL
+        price = self.open_r[r].tolist()
+        initial = kind == TriggerKind.INITIAL
         event = len(out.events)
         incomplete = False
         traded = False
+        amount, stake, avg, realized = book.amount, book.stake, book.avg, book.realized
+        opened = book.opened
         sequence = [*opened, *(i for i in range(self.n) if i not in opened)]
         for i in sequence:
             order = orders.get(i)
             if order is None:
                 continue
-            p = float(price[i])
-            if order.side == "sell":
-                if amounts[i] <= 0:
+            side, planned_amount, size = order
+            step, step_dec = self.steps[i], self.step_decimals[i]
+            p = price[i]
+            if side == "sell":
+                if amount[i] <= 0:
                     continue
                 p = price_to_precision(p, self.trade_tick[i])  # freqtrade's _exit_trade
-                q = truncate_to_step(min(order.amount, amounts[i]) * (1 + SELL_NUDGE), self.steps[i])
+                q = truncate_to_step(min(planned_amount, amount[i]) * (1 + SELL_NUDGE), step, step_dec)
                 if q <= 0:
                     continue
-                remaining = (amounts[i] - q) * p
+                remaining = (amount[i] - q) * p
                 floor = min_stake(self.exchange[i], p, -0.1)
                 if floor and remaining != 0 and remaining < floor:
                     continue  # freqtrade refuses a partial exit leaving less than its minimum
                 gross = q * p
                 realized[i] += gross * (1 - fee) - q * avg[i] * (1 + fee)
                 stake[i] -= avg[i] * q
-                amounts[i] = on_grid(amounts[i] - q, self.steps[i])
+                amount[i] = on_grid(amount[i] - q, step, step_dec)
                 cash += gross * (1 - fee)
             else:
-                entry = amounts[i] <= 0
+                entry = amount[i] <= 0
                 if entry and last_row:
                     continue  # freqtrade opens no trade on the last candle
-                available = self._free_stake(stake, realized, opened)
-                size = order.value
+                available = self._free_stake(book)
                 amount_stake = min(size, available)
                 if not entry:
                     # adjust_trade_position: spend at most the real cash now (sales earlier in this
                     # candle included), leave a tradable remainder to a completion, defer small buys
-                    seen = self._strategy_cash(amounts, stake, avg, realized, opened)
+                    seen = self._strategy_cash(book)
                     amount_stake = min(size, min(available, seen / (1 + fee)))
                     if size - amount_stake >= self.min_orders[i]:
                         incomplete = True
@@ -552,29 +639,30 @@ class _Kernel:
                     if amount_stake * 1.3 < floor:
                         continue
                     amount_stake = floor
-                q = truncate_to_step(amount_stake / p, self.steps[i])
+                q = truncate_to_step(amount_stake / p, step, step_dec)
                 if q <= 0:
                     continue
                 gross = q * p
                 stake[i] += gross
-                amounts[i] = on_grid(amounts[i] + q, self.steps[i])
-                avg[i] = stake[i] / amounts[i]
+                amount[i] = on_grid(amount[i] + q, step, step_dec)
+                avg[i] = stake[i] / amount[i]
                 if entry:
                     opened.append(i)
                     self.trade_tick[i] = self._entry_tick(r, i)
+                book.open_rate[i] = price_to_precision(avg[i], self.trade_tick[i])
                 cash -= gross * (1 + fee)
             traded = True
             out.fees += gross * fee
             if not initial:
                 out.traded_value += gross
             if self.record:
-                out.fills.append((r, i, order.side, q, p, gross * fee, event))
+                out.fills.append((r, i, side, q, p, gross * fee, event))
         if traded and not initial:
             out.rebalances += 1
         if self.record:
-            out.events.append((r, plan.trigger.kind.value, plan.trigger.reason, incomplete))
+            out.events.append((r, kind.value, reason, incomplete))
         if traded:
-            self._record_holdings(r, amounts, cash)
+            self._record_holdings(r, np.array(amount), cash)
         return cash, incomplete
 
     def _record_holdings(self, row: int, amounts: np.ndarray, cash: float) -> None:
@@ -831,23 +919,27 @@ def buy_and_hold(
 # ------------------------------------------------------------------------------------------ sweep
 
 
-def _sweep_one(args: tuple) -> dict[str, Any]:
-    market, prepared, targets, rule, rules, fee, investment, exchange, mode = args
+_SWEEP: dict[str, Any] = {}  # what forked sweep workers share (set before the pool starts)
+
+
+def _sweep_one(rule: RebalanceRule) -> dict[str, Any]:
+    ctx = _SWEEP
+    market: Market = ctx["market"]
     out = run_kernel(
         market,
-        targets,
+        ctx["targets"],
         rule,
-        rules,
-        fee,
-        investment,
-        exchange=exchange,
-        mode=mode,
+        ctx["rules"],
+        ctx["fee"],
+        ctx["investment"],
+        exchange=ctx["exchange"],
+        mode=ctx["mode"],
         record=False,
-        prepared=prepared,
+        prepared=ctx["prepared"],
     )
-    amounts, cash = _holdings_frame(market, out, investment)
+    amounts, cash = _holdings_frame(market, out, ctx["investment"])
     equity = cash + (amounts * market.close).sum(axis=1)
-    if mode == "freqtrade":
+    if ctx["mode"] == "freqtrade":
         equity[-1] = out.final_value
     summary = stats.summarize(
         pd.Series(equity, index=market.index),
@@ -883,27 +975,28 @@ def sweep(
     exchange = tuple(exchange) if exchange is not None else (ExchangeRules(),) * n
     prepared = prepare_prices(market, exchange, mode)
     params = [(t, i) for t in thresholds for i in intervals if t is not None or i is not None]
-    jobs = [
-        (
-            market,
-            prepared,
-            targets,
-            RebalanceRule(threshold=t, relative=relative, interval_minutes=i),
-            rules,
-            fee,
-            investment,
-            exchange,
-            mode,
-        )
-        for t, i in params
-    ]
-    if n_jobs > 1 and len(jobs) > 1:
-        import multiprocessing as mp
+    rule_list = [RebalanceRule(threshold=t, relative=relative, interval_minutes=i) for t, i in params]
+    _SWEEP.update(
+        market=market,
+        prepared=prepared,
+        targets=targets,
+        rules=rules,
+        fee=fee,
+        investment=investment,
+        exchange=exchange,
+        mode=mode,
+    )
+    try:
+        if n_jobs > 1 and len(rule_list) > 1:
+            import multiprocessing as mp
 
-        with mp.get_context("fork").Pool(n_jobs) as pool:
-            rows = pool.map(_sweep_one, jobs, chunksize=max(1, len(jobs) // (4 * n_jobs)))
-    else:
-        rows = [_sweep_one(job) for job in jobs]
+            # fork: the workers inherit the prepared arrays; only the rules and the results travel
+            with mp.get_context("fork").Pool(n_jobs) as pool:
+                rows = pool.map(_sweep_one, rule_list, chunksize=1)
+        else:
+            rows = [_sweep_one(rule) for rule in rule_list]
+    finally:
+        _SWEEP.clear()
     frame = pd.DataFrame(rows)
     frame.insert(0, "interval_minutes", [i for _, i in params])
     frame.insert(0, "threshold", [t for t, _ in params])

@@ -20,7 +20,7 @@ def period_minutes(equity: pd.Series) -> float:
     """Length of one bar in minutes: the median spacing of the index."""
     if len(equity) < 2:
         raise ValueError("period_minutes: need at least two points to infer the timeframe")
-    steps = np.diff(equity.index.asi8) / 6e10
+    steps = np.diff(pd.DatetimeIndex(equity.index).as_unit("ns").asi8) / 6e10
     return float(np.median(steps))
 
 
@@ -39,6 +39,11 @@ def returns(equity: pd.Series) -> pd.Series:
     return equity.pct_change().iloc[1:]
 
 
+def _returns(equity: pd.Series) -> np.ndarray:
+    values = equity.to_numpy(dtype=float)
+    return values[1:] / values[:-1] - 1.0
+
+
 def total_return(equity: pd.Series) -> float:
     """Last value over first value, minus one."""
     return float(equity.iloc[-1] / equity.iloc[0] - 1.0)
@@ -49,12 +54,15 @@ def cagr(equity: pd.Series) -> float:
     span = years(equity)
     if span <= 0:
         return math.nan
-    return float((equity.iloc[-1] / equity.iloc[0]) ** (1.0 / span) - 1.0)
+    try:
+        return float(float(equity.iloc[-1] / equity.iloc[0]) ** (1.0 / span) - 1.0)
+    except OverflowError:
+        return math.inf
 
 
 def annual_volatility(equity: pd.Series) -> float:
     """Standard deviation of per-bar returns (ddof=1), annualised with the curve's timeframe."""
-    r = returns(equity)
+    r = _returns(equity)
     if len(r) < 2:
         return math.nan
     return float(r.std(ddof=1) * math.sqrt(periods_per_year(equity)))
@@ -62,7 +70,7 @@ def annual_volatility(equity: pd.Series) -> float:
 
 def sharpe(equity: pd.Series, risk_free: float = 0.0) -> float:
     """Annualised Sharpe ratio of per-bar returns; ``risk_free`` is a yearly rate."""
-    r = returns(equity)
+    r = _returns(equity)
     if len(r) < 2:
         return math.nan
     ppy = periods_per_year(equity)
@@ -80,7 +88,8 @@ def drawdown(equity: pd.Series) -> pd.Series:
 
 def max_drawdown(equity: pd.Series) -> float:
     """Deepest fall from a running peak, as a negative fraction."""
-    return float(drawdown(equity).min())
+    values = equity.to_numpy(dtype=float)
+    return float((values / np.maximum.accumulate(values) - 1.0).min())
 
 
 def summarize(
@@ -95,7 +104,7 @@ def summarize(
     ``turnover`` is ``traded_value`` (rebalance orders only, not the initial buys or the final sale)
     over the mean equity: how many times the portfolio changed hands.
     """
-    mean_equity = float(equity.mean())
+    mean_equity = float(equity.to_numpy(dtype=float).mean())
     return {
         "start_value": float(equity.iloc[0]),
         "final_value": float(equity.iloc[-1]),

@@ -1,0 +1,317 @@
+"""The fast engine: its arithmetic against freqtrade's and plan.py's own functions, its statistics,
+bit-exact parity with bt (when installed), and parity with a real ``freqtrade backtesting`` run."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from freqtrade_smartfolio.config import exchange_min_order
+from freqtrade_smartfolio.portfolio import engine as E
+from freqtrade_smartfolio.portfolio import stats
+from freqtrade_smartfolio.portfolio.plan import (
+    CoinRules,
+    PortfolioState,
+    RebalanceRule,
+    Trigger,
+    TriggerKind,
+    plan_rebalance,
+)
+from freqtrade_smartfolio.portfolio.targets import Targets
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _market(closes: np.ndarray, opens: np.ndarray | None = None, tf_minutes: int = 60) -> E.Market:
+    bars = len(closes)
+    dates = (np.arange(bars, dtype=np.int64) * tf_minutes + 28_401_120) * E.NS_PER_MINUTE  # 2024-01-01
+    closes = np.ascontiguousarray(closes, dtype=float)
+    opens = closes if opens is None else np.ascontiguousarray(opens, dtype=float)
+    return E.Market(tuple(f"C{i}" for i in range(closes.shape[1])), dates, opens, closes, float(tf_minutes))
+
+
+def _random_walk(bars: int, coins: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    steps = rng.normal(0, 0.02, size=(bars, coins))
+    return np.round(100 * np.exp(np.cumsum(steps, axis=0)), 2)
+
+
+# ---------------------------------------------------------------- freqtrade's own rounding
+
+
+@settings(deadline=None, max_examples=300)
+@given(st.floats(1e-6, 1e6), st.sampled_from([1.0, 0.1, 0.01, 0.001, 1e-5, 1e-8]))
+def test_truncate_to_step_is_freqtrades_amount_to_precision(amount, step):
+    from freqtrade.exchange import amount_to_precision
+    from freqtrade.exchange.exchange_utils import TICK_SIZE
+
+    assert E.truncate_to_step(amount, step) == amount_to_precision(amount, step, TICK_SIZE)
+
+
+@settings(deadline=None, max_examples=300)
+@given(st.floats(1e-6, 1e6), st.sampled_from([1.0, 0.1, 0.01, 0.0001, 1e-5, 1e-8]))
+def test_price_to_precision_is_freqtrades(price, tick):
+    from freqtrade.exchange import price_to_precision
+    from freqtrade.exchange.exchange_utils import TICK_SIZE
+
+    assert E.price_to_precision(price, tick) == price_to_precision(price, tick, TICK_SIZE)
+
+
+def test_round_to_tick_is_the_strategys():
+    from freqtrade_smartfolio.adapter.strategy import round_to_tick
+
+    values = np.random.default_rng(1).uniform(0.00001, 90000, 2000)
+    for tick in (0.01, 0.0001, 1e-8, 0.5, 0.0):
+        assert np.array_equal(E.round_to_tick(values, tick), round_to_tick(values, tick))
+
+
+def test_min_stake_is_the_configs_exchange_min_order():
+    rules = E.ExchangeRules(tick=0.01, min_cost=5.0, min_amount=0.001)
+    for price in (1.0, 100.0, 40_000.0):
+        assert E.min_stake(rules, price, -0.1) == pytest.approx(exchange_min_order(5.0, 0.001, price))
+    assert E.min_stake(rules, 1.0, 0.0) == pytest.approx(5.0 * 1.05)
+
+
+def test_backtest_price_ticks_are_freqtrades(require_data):
+    from freqtrade.data.btanalysis.historic_precision import get_tick_size_over_time
+
+    from freqtrade_smartfolio.marketdata import load_candles
+
+    datadir = require_data(["XRP_USDT-1d.feather"])
+    candles = load_candles("XRP", "1d", datadir)
+    index = pd.DatetimeIndex(candles["date"])
+    ours = E.backtest_price_ticks(index, [candles[c].to_numpy() for c in E.OHLC])
+    theirs = get_tick_size_over_time(candles.copy()).asof(index).to_numpy()
+    assert np.allclose(ours, theirs, equal_nan=True, rtol=0, atol=0)
+
+
+# ---------------------------------------------------------------- the fast plan is plan.py's plan
+
+coin_count = st.integers(2, 8)
+
+
+@st.composite
+def states(draw):
+    n = draw(coin_count)
+    weights = np.array(draw(st.lists(st.floats(0.05, 1.0), min_size=n, max_size=n)))
+    cash_w = draw(st.sampled_from([0.0, 0.0, 0.1]))
+    weights = weights / weights.sum() * (1 - cash_w)
+    weights[-1] = 1 - cash_w - weights[:-1].sum()
+    coins = tuple(f"C{i}" for i in range(n))
+    targets = Targets(coins, tuple(float(w) for w in weights), cash_w)
+    prices = np.array(draw(st.lists(st.floats(0.001, 50_000), min_size=n, max_size=n)))
+    values = np.array(draw(st.lists(st.floats(0, 3000), min_size=n, max_size=n)))
+    steps = [draw(st.sampled_from([0.0, 1e-5, 0.001, 0.1, 1.0])) for _ in range(n)]
+    amounts = np.array([E.on_grid(v / p, s) for v, p, s in zip(values, prices, steps, strict=True)])
+    cash = draw(st.floats(0, 2000))
+    min_order = draw(st.sampled_from([0.0, 5.0, 5.8333333333, 50.0]))
+    rules = [CoinRules(min_order=min_order, step=s) for s in steps]
+    fee = draw(st.sampled_from([0.0, 0.001, 0.0075]))
+    return PortfolioState(coins, amounts, prices, cash), targets, rules, fee
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(states())
+def test_fast_plan_equals_plan_rebalance(case):
+    state, targets, rules, fee = case
+    plan = plan_rebalance(state, targets, rules, fee, Trigger(TriggerKind.MANUAL, ""))
+    sells, buys = E.fast_plan(
+        state.amounts,
+        state.prices,
+        state.cash,
+        targets.array,
+        targets.cash,
+        [r.min_order for r in rules],
+        [r.step for r in rules],
+        fee,
+    )
+    index = {c: i for i, c in enumerate(state.coins)}
+    assert [(index[o.coin], o.amount, o.value) for o in plan.sells] == sells
+    assert [(index[o.coin], o.amount, o.value) for o in plan.buys] == buys
+
+
+# ---------------------------------------------------------------- arithmetic by hand
+
+
+def test_clean_mode_one_rebalance_by_hand():
+    fee = 0.01
+    closes = np.array([[100.0, 10.0], [200.0, 10.0]])
+    targets = Targets(("C0", "C1"), (0.5, 0.5))
+    result = E.simulate(_market(closes), targets, RebalanceRule(threshold=0.1), fee=fee, mode="clean")
+    # bar 0: 1000 cash -> 500 per coin, fee inside the trade
+    q0, q1 = 500 / (100 * 1.01), 500 / (10 * 1.01)
+    assert result.trades["amount"].iloc[:2].tolist() == pytest.approx([q0, q1], rel=1e-15)
+    # bar 1: C0 doubled, weights 2/3, 1/3 -> out of a 10% band: trade back to 50/50 of the value
+    value = q0 * 200 + q1 * 10
+    sell = (0.5 - q0 * 200 / value) * value  # negative: cash to raise
+    buy = (0.5 - q1 * 10 / value) * value
+    assert result.trades["amount"].iloc[2] == pytest.approx(-sell / (200 * 0.99), rel=1e-12)
+    assert result.trades["amount"].iloc[3] == pytest.approx(buy / (10 * 1.01), rel=1e-12)
+    held = np.array([q0 + sell / (200 * 0.99), q1 + buy / (10 * 1.01)])
+    assert result.equity.iloc[-1] == pytest.approx(float(held @ [200, 10]), rel=1e-12)
+    assert result.final_value == pytest.approx(float(held @ [200, 10]) * 0.99, rel=1e-12)
+    assert result.summary["rebalances"] == 1
+
+
+def test_freqtrade_mode_fills_at_next_open_with_lots_and_fees():
+    fee = 0.001
+    closes = np.array([[100.0, 10.0], [100.0, 10.0], [100.0, 10.0]])
+    opens = np.array([[100.0, 10.0], [101.0, 9.9], [102.0, 9.8]])
+    targets = Targets(("C0", "C1"), (0.5, 0.5))
+    rules = [CoinRules(min_order=5.0, step=0.01), CoinRules(min_order=5.0, step=0.1)]
+    result = E.simulate(_market(closes, opens), targets, RebalanceRule(threshold=0.2), rules, fee, 1000.0)
+    trades = result.trades
+    # planned at close 0, filled at open 1; stake = value of the plan, amount truncated to the lot
+    assert trades["time"].nunique() == 1 and trades["time"].iloc[0] == result.equity.index[1]
+    assert trades["price"].tolist() == [101.0, 9.9]
+    assert trades["amount"].tolist() == [4.94, 50.4]  # floor(499.5.. / 101, 0.01), floor(499.5../9.9, 0.1)
+    cash = 1000 - (4.94 * 101 + 50.4 * 9.9) * (1 + fee)
+    # force exit at the last bar's open
+    assert result.final_value == pytest.approx(cash + (4.94 * 102 + 50.4 * 9.8) * (1 - fee), rel=1e-14)
+    assert result.equity.iloc[-1] == result.final_value
+
+
+def test_without_triggers_the_engine_is_buy_and_hold():
+    closes = _random_walk(300, 4, seed=3)
+    market = _market(closes)
+    targets = Targets(tuple(market.coins), (0.4, 0.3, 0.2, 0.1))
+    rules = [CoinRules(5.0, 0.001)] * 4
+    for mode in ("freqtrade", "clean"):
+        quiet = E.simulate(market, targets, RebalanceRule(threshold=0.5), rules, mode=mode)
+        hold = E.buy_and_hold(market, targets, rules, mode=mode)
+        assert quiet.summary["rebalances"] == 0
+        assert quiet.final_value == hold.final_value
+        assert np.array_equal(quiet.equity.to_numpy(), hold.equity.to_numpy())
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_recording_does_not_change_the_run(seed):
+    closes = _random_walk(800, 5, seed)
+    market = _market(closes, np.roll(closes, 1, axis=0))
+    targets = Targets(tuple(market.coins), (0.3, 0.2, 0.2, 0.2, 0.05), 0.05)
+    rules = [CoinRules(5.0, 0.01)] * 5
+    exchange = [E.ExchangeRules(0.01, 5.0, 0.01)] * 5
+    for rule in (
+        RebalanceRule(threshold=0.02),
+        RebalanceRule(threshold=0.3, relative=True, interval_minutes=1440),
+    ):
+        full = E.run_kernel(market, targets, rule, rules, exchange=exchange, investment=3000.0)
+        lean = E.run_kernel(market, targets, rule, rules, exchange=exchange, investment=3000.0, record=False)
+        assert full.final_value == lean.final_value and full.rebalances == lean.rebalances > 0
+        assert full.change_rows == lean.change_rows
+
+
+def test_schedule_counts_from_the_last_scheduled_rebalance():
+    closes = np.full((200, 2), 100.0)
+    targets = Targets(("C0", "C1"), (0.5, 0.5))
+    result = E.simulate(_market(closes), targets, RebalanceRule(interval_minutes=24 * 60), mode="clean")
+    times = result.rebalances["time"]
+    assert (times.diff().dropna() == pd.Timedelta("1D")).all() and len(times) == 9
+
+
+def test_sweep_matches_single_runs():
+    closes = _random_walk(500, 3, seed=9)
+    market = _market(closes)
+    targets = Targets(tuple(market.coins), (0.5, 0.3, 0.2))
+    rules = [CoinRules(5.0, 0.001)] * 3
+    table = E.sweep(market, targets, [0.02, 0.05], [None, 1440], rules=rules, n_jobs=2)
+    assert len(table) == 4
+    for row in table.itertuples():
+        single = E.simulate(market, targets, RebalanceRule(row.threshold, False, row.interval_minutes), rules)
+        assert row.final_value == single.final_value
+        assert row.rebalances == single.summary["rebalances"]
+
+
+# ---------------------------------------------------------------- statistics
+
+
+def test_stats_on_a_known_curve():
+    index = pd.date_range("2024-01-01", periods=366, freq="1D", tz="UTC")
+    equity = pd.Series(100.0 * 2 ** (np.arange(366) / 365), index=index)
+    assert stats.total_return(equity) == pytest.approx(1.0)
+    assert stats.cagr(equity) == pytest.approx(1.0)
+    assert stats.annual_volatility(equity) == pytest.approx(0.0, abs=1e-12)
+    assert stats.max_drawdown(equity) == 0.0
+    assert stats.periods_per_year(equity) == 365
+    dip = equity.copy()
+    dip.iloc[100] = dip.iloc[99] * 0.5
+    assert stats.max_drawdown(dip) == pytest.approx(-0.5)
+    hourly = pd.Series([100.0, 110.0, 99.0, 108.9], index=pd.date_range("2024", periods=4, freq="1h"))
+    r = np.array([0.1, -0.1, 0.1])
+    assert stats.annual_volatility(hourly) == pytest.approx(r.std(ddof=1) * math.sqrt(8760))
+    assert stats.sharpe(hourly) == pytest.approx(r.mean() / r.std(ddof=1) * math.sqrt(8760))
+
+
+# ---------------------------------------------------------------- parity with bt
+
+
+def test_clean_mode_equals_bt_bar_for_bar(require_data):
+    bt = pytest.importorskip("bt")
+    from freqtrade_smartfolio.marketdata import load_closes
+
+    coins = ["BTC", "ETH", "SOL", "XRP", "BNB"]
+    datadir = require_data([f"{c}_USDT-1h.feather" for c in coins])
+    closes = load_closes(coins, "1h", "2024-01-01", "2024-03-01", datadir)
+    weights = dict(zip(coins, (0.3, 0.25, 0.15, 0.15, 0.15), strict=True))
+    fee, threshold = 0.001, 0.05
+    algos = [
+        bt.algos.SelectAll(),
+        bt.algos.WeighSpecified(**weights),
+        bt.algos.Or([bt.algos.RunOnce(), bt.algos.RunIfOutOfBounds(threshold)]),
+        bt.algos.Rebalance(),
+    ]
+    test = bt.Backtest(
+        bt.Strategy("s", algos),
+        closes,
+        initial_capital=1000.0,
+        commissions=lambda q, p: abs(q) * p * fee,
+        integer_positions=False,
+        progress_bar=False,
+    )
+    bt.run(test)
+    theirs = test.strategy.values.loc[closes.index]
+    targets = Targets(tuple(coins), tuple(weights.values()))
+    rule = RebalanceRule(threshold=threshold, relative=True)
+    ours = E.simulate({"close": closes}, targets, rule, fee=fee, mode="clean", bt_quantities=True)
+    assert ours.summary["rebalances"] > 10
+    assert np.array_equal(ours.equity.to_numpy(), theirs.to_numpy())
+    exact = E.simulate({"close": closes}, targets, rule, fee=fee, mode="clean")
+    assert float(((exact.equity - theirs).abs() / theirs).max()) < 1e-10  # bt's Newton stops at 1e-8
+
+
+# ---------------------------------------------------------------- parity with freqtrade backtesting
+
+
+def _parity_module():
+    spec = importlib.util.spec_from_file_location("engine_parity", REPO / "benchmarks" / "engine_parity.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["engine_parity"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_engine_equals_freqtrade_backtesting(require_data):
+    parity = _parity_module()
+    case = parity.Case(
+        "3 coins, 2% band or every 1w",
+        {"BTC": 40, "ETH": 30, "SOL": 20, "USDT": 10},
+        {"mode": "both", "threshold": 2, "interval": "1w"},
+        "1h",
+        "20240101",
+        "20240215",
+    )
+    datadir = require_data([f"{c}_USDT-1h.feather" for c in case.coins])
+    result = parity.compare(case, datadir)
+    assert result.freqtrade_rebalances > 5
+    assert result.rel_diff < 1e-9
+    assert result.same_times
