@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 import time
 import urllib.request
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,8 @@ def require_browser() -> Path:
 class HeadlessChromium:
     """A headless Chromium with one page, controlled over the DevTools protocol.
 
-    ``with HeadlessChromium(width=1280, height=900) as chrome: chrome.open(url); chrome.errors``
+    ``with HeadlessChromium(width=1280, height=900) as chrome: chrome.open(url); chrome.errors``;
+    ``errors`` collects console errors and uncaught exceptions, ``requests`` every URL requested.
     """
 
     def __init__(
@@ -76,10 +78,12 @@ class HeadlessChromium:
         self.browser = browser or require_browser()
         self.width, self.height, self.timeout = width, height, timeout
         self.errors: list[str] = []
+        self.requests: list[str] = []
         self._next_id = 0
         self._profile: str | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._ws: Any = None
+        self._stack = ExitStack()
 
     # ------------------------------------------------------------ lifecycle
     def __enter__(self) -> HeadlessChromium:
@@ -105,8 +109,10 @@ class HeadlessChromium:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=self.timeout) as reply:
                 targets = json.loads(reply.read())
             page = next(t for t in targets if t.get("type") == "page")
-            self._ws = connect(page["webSocketDebuggerUrl"], max_size=None, open_timeout=self.timeout)
-            for domain in ("Page", "Runtime", "Log"):
+            self._ws = self._stack.enter_context(
+                connect(page["webSocketDebuggerUrl"], max_size=None, open_timeout=self.timeout)
+            )
+            for domain in ("Page", "Runtime", "Log", "Network"):
                 self.call(f"{domain}.enable")
             self.call(
                 "Emulation.setDeviceMetricsOverride",
@@ -118,9 +124,8 @@ class HeadlessChromium:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._ws is not None:
-            self._ws.close()
-            self._ws = None
+        self._stack.close()
+        self._ws = None
         if self._process is not None:
             self._process.terminate()
             try:
@@ -156,6 +161,8 @@ class HeadlessChromium:
         elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
             args = " ".join(str(a.get("value", a.get("description", ""))) for a in params.get("args", []))
             self.errors.append(f"console.{params['type']}: {args}")
+        elif method == "Network.requestWillBeSent":
+            self.requests.append(params.get("request", {}).get("url", ""))
         elif method == "Log.entryAdded" and params.get("entry", {}).get("level") == "error":
             entry = params["entry"]
             self.errors.append(

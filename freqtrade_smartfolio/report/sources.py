@@ -113,8 +113,9 @@ def from_backtest_run(
     live = run.orders[run.orders["tag"] != "force_exit"]
     weights = weights_from_book(ledger.rebuild(live, closes, report.investment), closes)
     parsed = targets_and_band(config)
+    facts: dict[str, str] = {}
     if parsed is None:
-        targets, band, facts = _initial_targets(run.orders, coins, report.investment), Band(), {}
+        targets, band = _initial_targets(run.orders, coins, report.investment), Band()
     else:
         targets, band, facts = parsed
         weights = weights[[c for c in targets if c != "cash"] + ["cash"]]
@@ -275,8 +276,9 @@ def from_freqtrade_db(
     book = ledger.rebuild(orders, closes, start_cash)
     hold = ledger.rebuild(orders[orders["tag"] == INITIAL_TAG], closes, start_cash)
     parsed = targets_and_band(config)
+    facts: dict[str, str] = {}
     if parsed is None:
-        targets, band, facts = _initial_targets(orders, coins, start_cash), Band(), {}
+        targets, band = _initial_targets(orders, coins, start_cash), Band()
     else:
         targets, band, facts = parsed
     stake = str((config or {}).get("stake_currency", "USDT"))
