@@ -13,12 +13,15 @@ Modes (see docs/engine.md):
 ``"freqtrade"`` - what the strategy does inside freqtrade's backtester:
   * at bar ``r`` (freqtrade's ``current_time``) the plan is made from the close of bar ``r-1``
     rounded to the tick; orders fill at the open of bar ``r`` (rounded to the tick);
-  * triggers come from :func:`check_trigger`; a candle that left buys unfilled or capped makes the
-    next candle a COMPLETION rebalance; the schedule counts from the last SCHEDULE/INITIAL trigger;
+  * triggers come from plan.py's rules (bit-identical vectorised scan, then :func:`check_trigger`
+    for the reason); a candle that left a tradable part of a buy unfilled makes the next candle a
+    COMPLETION rebalance; the schedule counts from the last SCHEDULE/INITIAL trigger;
   * pairs are processed in the order their trades were opened (then the others, whitelist order);
-    a sell fills in full, a buy is capped by freqtrade's free stake (which runs ahead of the real
-    cash by the entry fees freqtrade charges only on exit), deferred under the coin's minimum
-    order, and truncated to the lot size;
+    a sell fills in full (unless freqtrade's own minimum would be left behind), a buy spends at
+    most the real cash at that moment (sales earlier in the candle included), is deferred under
+    the coin's minimum order and truncated to the lot size;
+  * freqtrade's bookkeeping is mirrored: free stake = start + realised profit - stakes at the
+    average entry price, open_rate and exit prices on the backtester's per-month price precision;
   * at the last bar every position is force-sold at that bar's open (freqtrade's ``final_balance``).
 ``"clean"`` - an ideal one-step rebalance decided and filled at the same close: each coin trades
   ``(target - weight) * value`` of cash with the fee inside the trade (bt's convention), no lots,
@@ -554,24 +557,21 @@ class _Kernel:
         return self.exchange[i].tick
 
     def _free_stake(self, book: _TradeBook) -> float:
-        """freqtrade's ``get_available_stake_amount`` in a dry-run backtest, same float operations."""
-        profit = 0.0
-        tied = 0.0
-        for i in book.opened:
-            profit += book.realized[i]
-        for i in book.opened:
-            tied += book.stake[i]
-        free = self.investment + (0.0 + profit) - tied
+        """freqtrade's ``get_available_stake_amount`` in a dry-run backtest, same float operations
+        (``Wallets._update_dry``: start + profit - stakes, sums in trade order)."""
+        opened = book.opened
+        profit = 0.0 + sum([book.realized[i] for i in opened])
+        tied = sum([book.stake[i] for i in opened])
+        free = self.investment + profit - tied
         return min((tied + free) * 1.0 - tied, free)
 
-    def _strategy_cash(self, book: _TradeBook) -> float:
+    def _strategy_cash(self, book: _TradeBook, free: float | None = None) -> float:
         """SmartPortfolio._cash: free stake less the entry fees freqtrade has not charged yet
         (``open_trade_value - stake_amount``, open_rate rounded to the tick as freqtrade does)."""
-        unpaid = 0.0
         factor = 1 + self.fee
-        for i in book.opened:
-            unpaid += book.amount[i] * book.open_rate[i] * factor - book.stake[i]
-        return max(self._free_stake(book) - unpaid, 0.0)
+        amount, rate, stake = book.amount, book.open_rate, book.stake
+        unpaid = sum([amount[i] * rate[i] * factor - stake[i] for i in book.opened])
+        return max((self._free_stake(book) if free is None else free) - unpaid, 0.0)
 
     def _fill_freqtrade(
         self,
@@ -626,7 +626,7 @@ class _Kernel:
                 if not entry:
                     # adjust_trade_position: spend at most the real cash now (sales earlier in this
                     # candle included), leave a tradable remainder to a completion, defer small buys
-                    seen = self._strategy_cash(book)
+                    seen = self._strategy_cash(book, available)
                     amount_stake = min(size, min(available, seen / (1 + fee)))
                     if size - amount_stake >= self.min_orders[i]:
                         incomplete = True
