@@ -46,7 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         const=True,
         default=None,
         metavar="PATH",
-        help="also write a PNG of the main chart (default path: the HTML's with .png); needs Chromium",
+        help="also write a PNG of the main chart (default: the HTML path with .png; put SOURCE first); "
+        "needs Chromium",
     )
     parser.add_argument(
         "--strategy", default="SmartPortfolio", help="strategy in the result (default: %(default)s)"

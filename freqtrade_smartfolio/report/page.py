@@ -474,7 +474,8 @@ h1{font-size:22px;margin:4px 0 2px}h2{font-size:17px;margin:26px 0 6px;border-bo
 table{border-collapse:collapse;font-size:12.5px}
 th,td{padding:3px 10px;border-bottom:1px solid #eee;text-align:right}
 th{background:#f5f5f5;position:sticky;top:0}td:first-child,th:first-child{text-align:left}
-table.facts td{text-align:left;max-width:560px}table.orders td:nth-child(2){text-align:left;max-width:360px}
+table.facts{max-width:600px}table.facts td,table.facts th{text-align:left}
+table.facts td:first-child{white-space:nowrap}table.orders td:nth-child(2){text-align:left;max-width:360px}
 table.orders td:nth-child(3),table.orders td:nth-child(4){text-align:left}
 tr.initial td,tr.final td{color:#777}tr.fill.rebalance td:nth-child(4){font-weight:600}
 .scroll{max-height:560px;overflow:auto;border:1px solid #eee}
