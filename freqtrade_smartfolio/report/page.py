@@ -296,6 +296,7 @@ def weights_figure(history: PortfolioHistory, max_points: int = MAX_POINTS) -> g
         names.append("cash")
     markers = rebalance_markers(history)
     times = pd.DatetimeIndex(markers["time"])
+    grouped = bool((markers["kind"] == "grouped").any())
     titles = []
     for name in names:
         target = float(history.targets.get(name, math.nan))
@@ -353,7 +354,7 @@ def weights_figure(history: PortfolioHistory, max_points: int = MAX_POINTS) -> g
             row=row,
             col=1,
         )
-        if len(times):
+        if len(times) and not grouped:  # grouped windows: the overview's markers say enough
             text = [
                 f"{when:%Y-%m-%d %H:%M} UTC<br>{html.escape(reason)}<br>"
                 f"{name}: {b:.2%} before → {a:.2%} after"
