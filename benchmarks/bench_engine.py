@@ -73,13 +73,12 @@ def exchange_rules(coins: list[str], datadir: Path) -> tuple[list[CoinRules], li
     )
 
 
-def bench_vs_bt(datadir: Path) -> None:
+def bench_vs_bt(datadir: Path, threshold: float) -> None:
     import bt
 
     closes = load_closes(COINS_10, "1h", START, END, datadir)
     bars, coins = closes.shape
     targets = Targets(tuple(COINS_10), tuple(WEIGHTS_10))
-    threshold = 0.05
     print(f"## 10 coins, 1h, {closes.index[0]:%Y-%m-%d} to {closes.index[-1]:%Y-%m-%d}: {bars} bars")
     print(f"relative band {threshold:.0%}, fee {FEE:.1%}, clean mode vs bt (integer_positions=False)\n")
 
@@ -138,7 +137,8 @@ def bench_vs_bt(datadir: Path) -> None:
         20,
     )
     print(
-        f"| engine freqtrade mode (lots, min. orders, 1% abs. band) | {t_ft:.4f} | {asset_bars / t_ft:,.0f} | "
+        f"| engine freqtrade mode (lots, min. orders, 1% abs. band) | {t_ft:.4f} | "
+        f"{asset_bars / t_ft:,.0f} | "
         f"{t_bt / t_ft:,.0f}x | (different model) | {res.summary['rebalances']} |\n"
     )
 
@@ -202,7 +202,8 @@ def bench_sweep(datadir: Path) -> None:
 def main() -> None:
     datadir = find_data_dir(["BTC_USDT-1h.feather"])
     print(f"machine: {machine()}\n")
-    bench_vs_bt(datadir)
+    for threshold in (0.05, 0.10):
+        bench_vs_bt(datadir, threshold)
     bench_sweep(datadir)
 
 

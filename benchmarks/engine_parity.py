@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,8 @@ from freqtrade_smartfolio.adapter.records import (  # noqa: E402
     orders_from_trades,
 )
 from freqtrade_smartfolio.config import exchange_min_order, parse_settings  # noqa: E402
+from freqtrade_smartfolio.exchange import OfflineExchange  # noqa: E402
+from freqtrade_smartfolio.exchange.markets import market_rules  # noqa: E402
 from freqtrade_smartfolio.freqtrade_config import build_config  # noqa: E402
 from freqtrade_smartfolio.marketdata import find_data_dir  # noqa: E402
 from freqtrade_smartfolio.portfolio.engine import (  # noqa: E402
@@ -41,9 +42,6 @@ from freqtrade_smartfolio.portfolio.engine import (  # noqa: E402
 from freqtrade_smartfolio.portfolio.plan import CoinRules  # noqa: E402
 
 FREQTRADE = REPO / ".venv" / "bin" / "freqtrade"
-STUB = Path("/tmp/stub/stub.py")  # throwaway exchangeInfo server, used until the offline exchange lands
-STUB_TICK = {"BTC": 0.01, "ETH": 0.01, "BNB": 0.1, "SOL": 0.01, "XRP": 0.0001}
-STUB_STEP = {"BTC": 0.00001, "ETH": 0.0001, "BNB": 0.001, "SOL": 0.001, "XRP": 0.1}
 MIN_NOTIONAL = 5.0
 
 
@@ -75,59 +73,22 @@ class Case:
         return [c for c in self.portfolio if c != "USDT"]
 
 
-def _offline_exchange_class() -> Any | None:
-    try:
-        from freqtrade_smartfolio.exchange import OfflineExchange  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return OfflineExchange
-
-
 def exchange_kind() -> str:
-    """'offline' when the project's OfflineExchange is importable, else 'stub'."""
-    return "offline" if _offline_exchange_class() is not None else "stub"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """The exchange freqtrade runs against (the project's offline exchange)."""
+    return "offline"
 
 
 @contextlib.contextmanager
 def exchange_url(datadir: Path, coins: Sequence[str]) -> Iterator[str]:
-    """URL of a running exchange serving ``coins``: the OfflineExchange, or the /tmp stub."""
-    offline = _offline_exchange_class()
-    if offline is not None:
-        with offline(datadir, port=0) as ex:
-            yield ex.url
-        return
-    if not STUB.is_file():
-        raise RuntimeError(f"no offline exchange in the package and no stub at {STUB}")
-    unknown = set(coins) - set(STUB_TICK)
-    if unknown:
-        raise RuntimeError(f"the stub exchange only serves {sorted(STUB_TICK)}, not {sorted(unknown)}")
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, str(STUB), str(port), ",".join(STUB_TICK)])
-    try:
-        for _ in range(100):
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.1):
-                break
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(5)
+    """URL of a running offline exchange serving the data folder."""
+    with OfflineExchange(datadir, port=0) as ex:
+        yield ex.url
 
 
 def market_limits(coin: str, datadir: Path) -> tuple[float, float]:
-    """(tick, lot step) of ``coin`` on the exchange in use."""
-    if exchange_kind() == "offline":
-        from freqtrade_smartfolio.exchange.markets import market_rules
-
-        rules = market_rules(coin, datadir, timeframe=None)
-        return rules.tick_size, rules.step_size
-    return STUB_TICK[coin], STUB_STEP[coin]
+    """(tick, lot step) of ``coin`` on the offline exchange (the same rules it serves)."""
+    rules = market_rules(coin, datadir, timeframe=None)
+    return rules.tick_size, rules.step_size
 
 
 def engine_rules(
@@ -266,7 +227,7 @@ def compare(case: Case, datadir: Path) -> Comparison:
 
 HEADER = (
     "| portfolio | tf | window | engine final | freqtrade final | rel. diff "
-    "| rebalances engine / freqtrade | same times |"
+    "| fill times engine / freqtrade | same times | freqtrade s | engine s |"
 )
 
 CASES = [
@@ -326,13 +287,14 @@ def main() -> None:
     datadir = find_data_dir(["BTC_USDT-1h.feather"])
     print(f"exchange: {exchange_kind()}, data: {datadir}\n")
     print(HEADER)
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for case in CASES:
         c = compare(case, datadir)
         print(
             f"| {case.name} | {case.timeframe} | {case.start}-{case.end} | {c.engine_final:.8f} | "
             f"{c.freqtrade_final:.8f} | {c.rel_diff:.2e} | "
-            f"{c.engine_rebalances} / {c.freqtrade_rebalances} | {'yes' if c.same_times else 'no'} |"
+            f"{c.engine_rebalances} / {c.freqtrade_rebalances} | {'yes' if c.same_times else 'no'} | "
+            f"{c.freqtrade_seconds:.1f} | {c.engine_seconds:.3f} |"
         )
 
 
