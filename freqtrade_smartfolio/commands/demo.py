@@ -32,6 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--datadir", type=Path, help="folder of candle files (default: ../shared/data/binance)"
     )
     parser.add_argument(
+        "--report", type=Path, help="where to write the HTML report (default: WORKDIR/report.html)"
+    )
+    parser.add_argument(
         "--workdir",
         type=Path,
         help="where freqtrade writes its config, log and results (default: a temp dir)",
@@ -68,4 +71,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"freqtrade finished in {backtest.seconds:.0f} s (backtest loop {backtest.loop_seconds:.0f} s).\n")
     print(format_report(report))
     print(f"\nfreqtrade result: {backtest.result_path}")
+    from freqtrade_smartfolio.report import from_backtest_run, write_html
+
+    page = write_html(from_backtest_run(backtest, datadir), args.report or workdir / "report.html")
+    print(f"Report: {page.resolve()}")
     return 0

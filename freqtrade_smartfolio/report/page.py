@@ -296,6 +296,8 @@ def weights_figure(history: PortfolioHistory, max_points: int = MAX_POINTS) -> g
         names.append("cash")
     markers = rebalance_markers(history)
     times = pd.DatetimeIndex(markers["time"])
+    if times.tz is None:  # an empty marker column carries no time zone
+        times = times.tz_localize(history.weights.index.tz)
     grouped = bool((markers["kind"] == "grouped").any())
     titles = []
     for name in names:
