@@ -459,31 +459,32 @@ class _Kernel:
         summed left to right then cash). Clean mode: bt's RunIfOutOfBounds (relative deviation
         strictly above the threshold; cash only checked when it has a target; cash summed first).
         """
-        values = self.close_r[lo - lag : hi - lag] * amounts
         goal, width = self.goal, self.width
         if width is None:
             return np.zeros(hi - lo, dtype=bool)
+        if self.mode == "clean":
+            # bt: capital + each child's value, in order (cash in column 0, then cumsum)
+            buf = np.empty((hi - lo, self.n + 1))
+            buf[:, 0] = cash
+            values = np.multiply(self.close_r[lo:hi], amounts, out=buf[:, 1:])
+            total = np.cumsum(buf, axis=1)[:, -1]
+            w = values / total[:, None]
+            threshold = float(self.rule.threshold or 0.0)
+            if self.rule.relative:  # |dev| > t  <=>  dev > t or dev < -t (bt's test)
+                out = (np.abs((w - goal[:-1]) / goal[:-1]) > threshold).any(axis=1)
+            else:
+                out = (np.abs(w - goal[:-1]) > threshold).any(axis=1)
+            if self.targets.cash > 0:
+                out |= np.abs(cash / total - goal[-1]) > threshold
+            return out
+        values = self.close_r[lo - lag : hi - lag] * amounts
         if self.mode == "freqtrade":
             # plan.py: sum(values) left to right, then + cash (cumsum is sequential: same rounding)
             total = np.cumsum(values, axis=1)[:, -1] + cash
             out = (np.abs(values / total[:, None] - goal[:-1]) - width[:-1] > EXCESS_TOLERANCE).any(axis=1)
             out |= np.abs(cash / total - goal[-1]) - width[-1] > EXCESS_TOLERANCE
             return out
-        # bt: capital + each child's value, in order
-        with_cash = np.empty((hi - lo, self.n + 1))
-        with_cash[:, 0] = cash
-        with_cash[:, 1:] = values
-        total = np.cumsum(with_cash, axis=1)[:, -1]
-        w = values / total[:, None]
-        threshold = float(self.rule.threshold or 0.0)
-        if self.rule.relative:
-            dev = (w - goal[:-1]) / goal[:-1]
-            out = ((dev > threshold) | (dev < -threshold)).any(axis=1)
-        else:
-            out = (np.abs(w - goal[:-1]) > threshold).any(axis=1)
-        if self.targets.cash > 0:
-            out |= np.abs(cash / total - goal[-1]) > threshold
-        return out
+        raise ValueError(f"unknown mode {self.mode!r}")
 
     # ------------------------------------------------------------ freqtrade mode
     def run_freqtrade(self, hold: bool = False) -> KernelOutput:
