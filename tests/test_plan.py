@@ -165,3 +165,12 @@ def test_lot_size_rounds_sales_down():
     plan = plan_rebalance(state, targets, (CoinRules(1.0, 0.03), CoinRules(1.0, 0.1)), 0.0, MANUAL)
     sell = plan.sells[0]
     assert sell.amount == pytest.approx(0.48)  # 0.5 floored to a multiple of 0.03
+
+
+def test_relative_band_does_not_trigger_on_leftover_cash_without_a_cash_target():
+    targets = Targets(("BTC", "ETH"), (0.5, 0.5))
+    state = PortfolioState(("BTC", "ETH"), np.array([0.499, 0.499]), np.array([100.0, 100.0]), 0.2)
+    rule = RebalanceRule(threshold=0.05, relative=True)
+    assert check_trigger(state, targets, rule, None) is None
+    poor = PortfolioState(("BTC", "ETH"), np.array([0.45, 0.45]), np.array([100.0, 100.0]), 10.0)
+    assert check_trigger(poor, targets, rule, None).reason == "cash 10.00% > 5.00%"

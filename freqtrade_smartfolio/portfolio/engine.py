@@ -419,7 +419,9 @@ class _Kernel:
         self.goal = np.append(targets.array, targets.cash)
         self.width: np.ndarray | None = None
         if rule.threshold is not None:
-            self.width = self.goal * rule.threshold if rule.relative else np.full(self.n + 1, rule.threshold)
+            # relative bands scale with the target; a zero target (cash) keeps the absolute width
+            relative_width = np.where(self.goal > 0, self.goal * rule.threshold, rule.threshold)
+            self.width = relative_width if rule.relative else np.full(self.n + 1, rule.threshold)
         self.out = KernelOutput()
         self.last_gap = 0
 
@@ -629,8 +631,8 @@ class _Kernel:
                     # candle included), leave a tradable remainder to a completion, defer small buys
                     seen = self._strategy_cash(book, available)
                     amount_stake = min(size, min(available, seen / (1 + fee)))
-                    if size - amount_stake >= self.min_orders[i]:
-                        incomplete = True
+                    if size - amount_stake >= self.min_orders[i] or amount_stake < self.min_orders[i]:
+                        incomplete = True  # what is left (or the whole deferred buy) is tradable later
                     if amount_stake < self.min_orders[i]:
                         continue
                 floor = min_stake(self.exchange[i], p, 0.0 if not entry else -0.05)

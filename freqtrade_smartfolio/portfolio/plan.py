@@ -180,7 +180,9 @@ def out_of_band_reason(state: PortfolioState, targets: Targets, threshold: float
     goals = [*targets.weights, targets.cash]
     worst, worst_excess, worst_limit = -1, 1e-12, 0.0
     for i, (weight, goal) in enumerate(zip(weights, goals, strict=True)):
-        width = goal * threshold if relative else threshold
+        # A relative band scales with the target; a zero target (cash) keeps the absolute width, or any
+        # leftover cash would trigger a rebalance on every candle.
+        width = goal * threshold if relative and goal > 0 else threshold
         excess = abs(weight - goal) - width
         if excess > worst_excess:
             worst, worst_excess = i, excess
