@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from freqtrade_smartfolio.portfolio.durations import parse_minutes
+from freqtrade_smartfolio.portfolio.exits import PortfolioExitRule
 from freqtrade_smartfolio.portfolio.plan import RebalanceRule
 from freqtrade_smartfolio.portfolio.targets import WEIGHT_SUM_TOLERANCE, Targets
 
@@ -32,7 +33,8 @@ MAX_THRESHOLD_PERCENT = 50.0
 # A position must be worth this many minimum orders, so a rebalance can sell part of it and leave
 # a sellable remainder.
 MIN_INVESTMENT_HEADROOM = 2.0
-KNOWN_KEYS = {"portfolio", "investment", "rebalance", "min_trade"}
+KNOWN_KEYS = {"portfolio", "investment", "rebalance", "min_trade", "take_profit", "stop_loss", "on_exit"}
+ON_EXIT = ("sell_all", "keep_coins")
 KNOWN_REBALANCE_KEYS = {"mode", "threshold", "band", "interval"}
 
 
@@ -74,6 +76,7 @@ class SmartfolioSettings:
     investment: float
     rebalance: RebalanceSettings
     min_trade: float
+    exit_rule: PortfolioExitRule = PortfolioExitRule()
 
     @property
     def pairs(self) -> tuple[str, ...]:
@@ -112,13 +115,14 @@ def parse_settings(config: Mapping[str, Any]) -> SmartfolioSettings:
     investment = _parse_investment(section.get("investment"), problems)
     rebalance = _parse_rebalance(section.get("rebalance"), problems)
     min_trade = _parse_min_trade(section.get("min_trade", DEFAULT_MIN_TRADE), problems)
+    exit_rule = _parse_exit_rule(section, problems)
     if targets is not None:
         _check_whitelist(config, targets, stake, problems)
 
     if problems:
         raise ConfigError(problems)
     assert targets is not None and investment is not None and rebalance is not None
-    return SmartfolioSettings(stake, targets, investment, rebalance, min_trade)
+    return SmartfolioSettings(stake, targets, investment, rebalance, min_trade, exit_rule)
 
 
 def _parse_portfolio(raw: Any, stake: str, problems: list[str]) -> Targets | None:
@@ -184,6 +188,31 @@ def _parse_min_trade(raw: Any, problems: list[str]) -> float:
         )
         return DEFAULT_MIN_TRADE
     return float(raw)
+
+
+def _parse_exit_rule(section: Mapping[str, Any], problems: list[str]) -> PortfolioExitRule:
+    """``take_profit`` (percent profit), ``stop_loss`` (percent loss, 0-100) and ``on_exit``."""
+    fractions: dict[str, float | None] = {}
+    for key, upper, example in (("take_profit", None, "50 for +50%"), ("stop_loss", 100.0, "20 for -20%")):
+        raw = section.get(key)
+        fractions[key] = None
+        if raw is None:
+            continue
+        if not _is_number(raw) or raw <= 0 or (upper is not None and raw >= upper):
+            limit = f" and below {upper:g}" if upper is not None else ""
+            problems.append(
+                f"{_field(key)}: {raw!r} is not allowed; give a percentage above 0{limit}, e.g. {example}, "
+                "or remove it"
+            )
+            continue
+        fractions[key] = float(raw) / 100.0
+    on_exit = section.get("on_exit", "sell_all")
+    if on_exit not in ON_EXIT:
+        problems.append(
+            f"{_field('on_exit')}: {on_exit!r} is not a choice; use 'sell_all' (sell every coin to the "
+            "stake currency) or 'keep_coins' (stop trading, keep the coins)"
+        )
+    return PortfolioExitRule(fractions["take_profit"], fractions["stop_loss"], on_exit != "keep_coins")
 
 
 def _parse_rebalance(raw: Any, problems: list[str]) -> RebalanceSettings | None:
