@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from freqtrade_smartfolio.portfolio.durations import parse_minutes
@@ -76,7 +76,7 @@ class SmartfolioSettings:
     investment: float
     rebalance: RebalanceSettings
     min_trade: float
-    exit_rule: PortfolioExitRule = PortfolioExitRule()
+    exit_rule: PortfolioExitRule = field(default_factory=PortfolioExitRule)
 
     @property
     def pairs(self) -> tuple[str, ...]:
