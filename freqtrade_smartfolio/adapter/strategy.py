@@ -17,17 +17,18 @@ from __future__ import annotations
 
 import logging
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 from freqtrade.enums import RunMode
 from freqtrade.exchange import timeframe_to_seconds
-from freqtrade.persistence import Trade
+from freqtrade.persistence import PairLocks, Trade
 from freqtrade.strategy import IStrategy
 from pandas import DataFrame
 
 from freqtrade_smartfolio.config import check_against_exchange, parse_settings
+from freqtrade_smartfolio.portfolio.exits import check_exit
 from freqtrade_smartfolio.portfolio.plan import (
     CoinRules,
     PlannedOrder,
@@ -42,6 +43,8 @@ from freqtrade_smartfolio.portfolio.plan import (
 logger = logging.getLogger(__name__)
 
 ENTRY_TAG = "initial allocation"
+HALT_REASONS = ("take_profit:", "stop_loss:")
+HALT_LOCK = timedelta(days=3650)
 
 
 class TradeView:
@@ -123,11 +126,22 @@ class SmartPortfolio(IStrategy):
     max_entry_position_adjustment = -1
     process_only_new_candles = True
     startup_candle_count = 0
+    # FreqUI: actual vs target weight per pair (columns added in dry-run/live, see populate_indicators).
+    plot_config: dict = {  # noqa: RUF012
+        "main_plot": {},
+        "subplots": {
+            "Weight %": {
+                "sf_weight": {"color": "#2f80ed", "type": "line"},
+                "sf_target": {"color": "#9b9b9b", "type": "line"},
+            }
+        },
+    }
 
     def __init__(self, config: dict) -> None:
         super().__init__(config)
         self.settings = parse_settings(config)
         self.targets = self.settings.targets
+        self.exit_rule = self.settings.exit_rule
         self.pairs = self.settings.pairs
         self.prices = PriceBook()
         self.coin_rules: tuple[CoinRules, ...] = ()
@@ -139,6 +153,10 @@ class SmartPortfolio(IStrategy):
         self.last_schedule_tick: datetime | None = None
         self.last_planned_candle: datetime | None = None
         self._last_skip_message = ""
+        # Set when the portfolio take-profit or stop-loss fired: no more rebalancing.
+        self.halted: str | None = None
+        # Dry-run/live status for FreqUI and `smartfolio status`: weight (percent) per pair and candle.
+        self.weight_history: dict[str, dict[int, float]] = {pair: {} for pair in self.pairs}
 
     # ------------------------------------------------------------------ start
     @property
@@ -158,7 +176,10 @@ class SmartPortfolio(IStrategy):
             for coin, pair in zip(self.targets.coins, self.pairs, strict=True)
         )
         self.fee = self._exchange_fee()
+        self.halted = self._halt_lock_reason()
         self.last_rebalance_time = self._last_tagged_order_time()
+        # After a restart (or /reload_config) the schedule counts from the last scheduled rebalance.
+        self.last_schedule_tick = self._last_tagged_order_time(("schedule:", ENTRY_TAG, "initial:"))
         logger.info(
             "SmartPortfolio: %s, %s rebalancing, minimum order %s",
             ", ".join(f"{c} {self.targets.percent(c):.1f}%" for c in self.targets.coins)
@@ -169,6 +190,15 @@ class SmartPortfolio(IStrategy):
             ),
         )
 
+    def _halt_lock_reason(self) -> str | None:
+        """After a restart: the take-profit / stop-loss lock this strategy set, if still active."""
+        if self.is_backtest:
+            return None
+        for lock in PairLocks.get_pair_locks("*"):
+            if (lock.reason or "").startswith(HALT_REASONS):
+                return lock.reason
+        return None
+
     def _exchange_fee(self) -> float:
         configured = self.config.get("fee")
         if configured is not None:
@@ -178,14 +208,16 @@ class SmartPortfolio(IStrategy):
         except Exception:  # pragma: no cover - exchanges without fee data
             return 0.001
 
-    def _last_tagged_order_time(self) -> datetime | None:
-        """After a restart: the last filled rebalance order of the open trades, if any."""
+    def _last_tagged_order_time(self, prefixes: tuple[str, ...] = ("",)) -> datetime | None:
+        """After a restart: the last filled order of the open trades whose tag starts with one of
+        ``prefixes`` (any tag by default), if any."""
         if self.is_backtest:
             return None
         latest = None
         for trade in Trade.get_trades_proxy(is_open=True):
             for order in trade.orders:
-                if order.ft_order_tag and order.order_filled_date and order.status == "closed":
+                tag = order.ft_order_tag or ""
+                if tag and tag.startswith(prefixes) and order.order_filled_date and order.status == "closed":
                     when = order.order_filled_utc
                     if when and (latest is None or when > latest):
                         latest = when
@@ -203,7 +235,19 @@ class SmartPortfolio(IStrategy):
             for column in ("open", "high", "low"):
                 dataframe[column] = round_to_tick(dataframe[column].to_numpy(dtype=float), tick)
             self.prices.store(pair, dataframe, round_to_tick(dataframe["close"].to_numpy(dtype=float), tick))
+        elif not self.is_backtest and pair in self.weight_history:
+            self._add_status_columns(pair, dataframe)
         return dataframe
+
+    def _add_status_columns(self, pair: str, dataframe: DataFrame) -> None:
+        """``sf_weight``/``sf_target`` (percent) per candle, as checked at its close: FreqUI plots
+        them and ``/pair_candles`` serves them (``smartfolio status``)."""
+        coin = pair.split("/")[0]
+        history = self.weight_history[pair]
+        dates = dataframe["date"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[s]")
+        keys = dates.astype(np.int64).tolist()
+        dataframe["sf_weight"] = [history.get(k, np.nan) for k in keys]
+        dataframe["sf_target"] = self.targets.percent(coin)
 
     def _tick_size(self, pair: str) -> float:
         market = self.dp.market(pair) if self.dp else None
@@ -239,6 +283,17 @@ class SmartPortfolio(IStrategy):
             return
         self.last_planned_candle = candle
         self.pending = {}
+        if not self.is_backtest:
+            self._record_weights(state, candle)
+        if self.halted is None:
+            fired = check_exit(state.total, self.settings.investment, self.exit_rule)
+            if fired is not None:
+                self._halt(fired.reason, current_time)
+        if self.halted is not None:
+            if self.exit_rule.sell_all:
+                self._sell_everything(state, self.halted)
+            self._switch_adjustment()
+            return
         trigger = self._trigger(state, current_time)
         if trigger is None:
             self._switch_adjustment()
@@ -251,10 +306,44 @@ class SmartPortfolio(IStrategy):
             self._switch_adjustment()
             return
         self._last_skip_message = ""
-        logger.info(plan.summary())
+        summary = plan.summary()
+        logger.info(summary)
+        if not self.is_backtest and self.dp:
+            # One message per rebalance through freqtrade's RPC (Telegram, webhook "strategy_msg").
+            self.dp.send_msg(f"SmartPortfolio {summary}", always_send=True)
         self.pending = {f"{o.coin}/{self.settings.stake_currency}": o for o in plan.orders}
         self.last_rebalance_time = current_time
         self._switch_adjustment()
+
+    def _halt(self, reason: str, current_time: datetime) -> None:
+        """Portfolio take-profit / stop-loss fired: stop rebalancing and set a global lock whose reason
+        says what fired (shown by /locks, FreqUI and Telegram, and in the backtest result's locks)."""
+        self.halted = reason
+        PairLocks.lock_pair("*", current_time + HALT_LOCK, reason, now=current_time)
+        what = "selling every coin" if self.exit_rule.sell_all else "keeping the coins"
+        message = f"SmartPortfolio {reason}: {what}; rebalancing stopped (global lock)."
+        logger.info(message)
+        if not self.is_backtest and self.dp:
+            self.dp.send_msg(message, always_send=True)
+
+    def _sell_everything(self, state: PortfolioState, reason: str) -> None:
+        """Full exits of every coin still held (repeated each candle until nothing is left)."""
+        self.pending = {
+            f"{coin}/{self.settings.stake_currency}": PlannedOrder(
+                coin, "sell", float(amount), float(amount * price), float(price), f"{reason} | sell all"
+            )
+            for coin, amount, price in zip(state.coins, state.amounts, state.prices, strict=True)
+            if amount > 0
+        }
+
+    def _record_weights(self, state: PortfolioState, candle: datetime) -> None:
+        weights, _ = state.weights()
+        key = int(candle.timestamp())
+        for pair, weight in zip(self.pairs, weights.tolist(), strict=True):
+            history = self.weight_history.setdefault(pair, {})
+            history[key] = 100.0 * weight
+            if len(history) > 5000:  # keep memory bounded on long runs
+                del history[next(iter(history))]
 
     def _switch_adjustment(self) -> None:
         self.position_adjustment_enable = bool(self.pending)
@@ -339,9 +428,15 @@ class SmartPortfolio(IStrategy):
         current_exit_profit: float,
         **kwargs,
     ) -> float | tuple[float | None, str | None] | None:
-        order = self.pending.pop(trade.pair, None)
+        order = self.pending.get(trade.pair)
         if order is None:
             return None
+        sales_first = any(o.side == "sell" for o in self.pending.values())
+        if order.side == "buy" and sales_first and not self.is_backtest:
+            # Dry-run/live: this rebalance's sales come first (freqtrade visits trades in id order);
+            # the buy stays pending and is placed on a later loop of the same candle.
+            return None
+        del self.pending[trade.pair]
         if order.side == "sell":
             # freqtrade turns a negative stake into an amount with trade.amount / trade.stake_amount
             # and truncates it to the lot size: nudge up so float error cannot drop one lot.
@@ -353,8 +448,9 @@ class SmartPortfolio(IStrategy):
         affordable = min(max_stake, cash_now / (1 + self.fee))
         stake = min(order.value, affordable)
         min_order = self.coin_rules[self.pairs.index(trade.pair)].min_order
-        if order.value - stake >= min_order:
-            # What is left is itself a tradable order: finish the rebalance on the next candle.
+        if order.value - stake >= min_order or stake < min_order:
+            # What is left (or the whole buy, deferred) is itself a tradable order: finish the
+            # rebalance on the next candle.
             self.incomplete = True
         if stake < min_order:
             logger.info(
