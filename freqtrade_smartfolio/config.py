@@ -16,6 +16,7 @@ Example::
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,7 @@ MAX_THRESHOLD_PERCENT = 50.0
 MIN_INVESTMENT_HEADROOM = 2.0
 KNOWN_KEYS = {"portfolio", "investment", "rebalance", "min_trade", "take_profit", "stop_loss", "on_exit"}
 ON_EXIT = ("sell_all", "keep_coins")
+COIN_SYMBOL = re.compile(r"^[A-Z0-9]{1,20}$")
 KNOWN_REBALANCE_KEYS = {"mode", "threshold", "band", "interval"}
 
 
@@ -135,8 +137,10 @@ def _parse_portfolio(raw: Any, stake: str, problems: list[str]) -> Targets | Non
     ok = True
     for coin, weight in raw.items():
         key = str(coin).strip().upper()
-        if not key or "/" in key:
-            problems.append(f"{name}: {coin!r} is not a coin symbol; use the base coin only, e.g. 'BTC'")
+        if not COIN_SYMBOL.match(key):
+            problems.append(
+                f"{name}: {coin!r} is not a coin symbol; use the base coin's letters and digits only, e.g. 'BTC'"
+            )
             ok = False
         elif key in percents:
             problems.append(f"{name}: coin {key} is listed twice; list each coin once")
