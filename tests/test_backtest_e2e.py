@@ -90,3 +90,23 @@ def test_weights_are_back_in_band_at_every_check_after_a_rebalance(backtest):
     report = summarize_run(run, datadir, "1h")
     assert report.final_value == pytest.approx(run.result["final_balance"], rel=1e-9)
     assert np.isfinite(report.strategy_stats["max_drawdown"])
+
+
+def test_freqtrade_refuses_to_start_on_a_bad_section(require_data, tmp_path):
+    from freqtrade_smartfolio.backtest import BacktestFailed
+
+    datadir = require_data([f"{coin}_USDT-1h.feather" for coin in PORTFOLIO])
+    smartfolio = {
+        "portfolio": PORTFOLIO,
+        "investment": 10_000,
+        "rebalance": {"mode": "proportional", "threshold": 5},
+    }
+    with OfflineExchange(datadir) as exchange:
+        config = build_config(smartfolio, exchange_url=exchange.url)
+        config["smartfolio"]["rebalance"]["threshold"] = -1
+        with pytest.raises(BacktestFailed, match=r"smartfolio\.rebalance\.threshold: -1 is not allowed"):
+            run_backtest(config, tmp_path, datadir, "20240101-20240105")
+        config["smartfolio"]["rebalance"]["threshold"] = 5
+        config["smartfolio"]["investment"] = 20
+        with pytest.raises(BacktestFailed, match=r"smartfolio\.investment: 20 USDT is below the minimum"):
+            run_backtest(config, tmp_path, datadir, "20240101-20240105")
