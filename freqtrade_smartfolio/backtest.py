@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,34 @@ INITIAL_TAG = "initial allocation"
 
 class BacktestFailed(RuntimeError):
     """freqtrade exited with an error; the message carries the end of its log."""
+
+
+class _ProgressWatcher:
+    """Reads freqtrade's log as it grows and reports the last rebalanced candle, every few seconds."""
+
+    PATTERN = re.compile(r"Candle (\d{4}-\d\d-\d\d \d\d:\d\d): Rebalance")
+    EVERY_SECONDS = 10.0
+
+    def __init__(self, path: Path, report: Callable[[str], None] | None) -> None:
+        self.path, self.report = path, report
+        self.offset, self.count, self.last = 0, 0, ""
+        self.next_report = time.monotonic() + self.EVERY_SECONDS
+
+    def poll(self) -> None:
+        if self.report is None or time.monotonic() < self.next_report or not self.path.exists():
+            return
+        with open(self.path, errors="replace") as handle:
+            handle.seek(self.offset)
+            chunk = handle.read()
+            self.offset = handle.tell()
+        for match in self.PATTERN.finditer(chunk):
+            self.count += 1
+            self.last = match.group(1)
+        where = (
+            f"at {self.last}, {self.count} rebalances so far" if self.last else "loading and analysing data"
+        )
+        self.report(f"  ... freqtrade backtesting {where}")
+        self.next_report = time.monotonic() + self.EVERY_SECONDS
 
 
 @dataclass(frozen=True)
@@ -63,8 +92,12 @@ def run_backtest(
     strategy_path: Path = STRATEGY_PATH,
     env: dict[str, str] | None = None,
     extra_args: Sequence[str] = (),
+    progress: Callable[[str], None] | None = None,
 ) -> BacktestRun:
-    """Write ``config`` into ``workdir``, run freqtrade backtesting there, return its result."""
+    """Write ``config`` into ``workdir``, run freqtrade backtesting there, return its result.
+
+    ``progress`` is called every few seconds with where the backtest is (from freqtrade's log).
+    """
     workdir = Path(workdir)
     userdir = workdir / "user_data"
     (userdir / "backtest_results").mkdir(parents=True, exist_ok=True)
@@ -95,16 +128,22 @@ def run_backtest(
         *extra_args,
     ]
     started = time.perf_counter()
-    completed = subprocess.run(
+    log_path = workdir / "freqtrade.log"
+    with open(workdir / "stdout.txt", "w") as stdout, open(workdir / "stderr.txt", "w") as stderr:
+        process = subprocess.Popen(
+            command, cwd=workdir, stdout=stdout, stderr=stderr, text=True, env={**os.environ, **(env or {})}
+        )
+        watcher = _ProgressWatcher(log_path, progress)
+        while process.poll() is None:
+            time.sleep(0.5)
+            watcher.poll()
+    completed = subprocess.CompletedProcess(
         command,
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        check=False,
+        process.returncode,
+        (workdir / "stdout.txt").read_text(),
+        (workdir / "stderr.txt").read_text(),
     )
     seconds = time.perf_counter() - started
-    log_path = workdir / "freqtrade.log"
     log = log_path.read_text() if log_path.exists() else completed.stdout + completed.stderr
     if completed.returncode != 0:
         tail = "\n".join((completed.stdout + completed.stderr).strip().splitlines()[-25:])

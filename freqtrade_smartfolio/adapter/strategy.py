@@ -307,7 +307,7 @@ class SmartPortfolio(IStrategy):
             return
         self._last_skip_message = ""
         summary = plan.summary()
-        logger.info(summary)
+        logger.info("Candle %s: %s", f"{candle:%Y-%m-%d %H:%M}", summary)
         if not self.is_backtest and self.dp:
             # One message per rebalance through freqtrade's RPC (Telegram, webhook "strategy_msg").
             self.dp.send_msg(f"SmartPortfolio {summary}", always_send=True)

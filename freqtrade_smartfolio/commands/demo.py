@@ -66,7 +66,9 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"Running freqtrade backtesting {args.timerange} ({', '.join(config['exchange']['pair_whitelist'])}) ..."
         )
-        backtest = run_backtest(config, workdir, datadir, args.timerange)
+        backtest = run_backtest(
+            config, workdir, datadir, args.timerange, progress=lambda line: print(line, flush=True)
+        )
     report = summarize_run(backtest, datadir, args.timeframe)
     print(f"freqtrade finished in {backtest.seconds:.0f} s (backtest loop {backtest.loop_seconds:.0f} s).\n")
     print(format_report(report))
