@@ -236,7 +236,8 @@ def format_report(report: PortfolioReport, stake: str = "USDT") -> str:
     lines.insert(1, "-" * (sum(width) + 4))
     check = abs(report.final_value / report.freqtrade_final_balance - 1)
     lines.append(
-        f"\nPeriod {report.start:%Y-%m-%d} -> {report.end:%Y-%m-%d}, investment {report.investment:,.2f} {stake}."
+        f"\nPeriod {report.start:%Y-%m-%d} -> {report.end:%Y-%m-%d}, "
+        f"investment {report.investment:,.2f} {stake}."
         f"\nFinal value rebuilt from the orders: {report.final_value:,.2f}; freqtrade's final balance: "
         f"{report.freqtrade_final_balance:,.2f} (difference {check:.2e})."
     )

@@ -63,9 +63,8 @@ def run(args: argparse.Namespace) -> int:
     with OfflineExchange(datadir) as exchange:
         print(f"Offline exchange: {exchange.url}")
         config = build_config(smartfolio, timeframe=args.timeframe, exchange_url=exchange.url)
-        print(
-            f"Running freqtrade backtesting {args.timerange} ({', '.join(config['exchange']['pair_whitelist'])}) ..."
-        )
+        pairs = ", ".join(config["exchange"]["pair_whitelist"])
+        print(f"Running freqtrade backtesting {args.timerange} ({pairs}) ...")
         backtest = run_backtest(
             config, workdir, datadir, args.timerange, progress=lambda line: print(line, flush=True)
         )
