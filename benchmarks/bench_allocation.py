@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import os
 
+from _machine import machine
+
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
-import platform  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -46,23 +47,6 @@ from freqtrade_smartfolio.portfolio.allocation.covariance import covariance_matr
 START, END, TIMEFRAME, PERIODS = "2024-01-01", "2024-09-06", "1h", 8760
 TARGET_MS = 30.0
 TARGET_METHODS = ("min_variance", "max_sharpe", "hrp")  # the issue's reference comparison
-
-
-def machine() -> str:
-    """Platform, CPU model and core count."""
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    blas = os.environ.get("OPENBLAS_NUM_THREADS")
-    return (
-        f"{platform.platform()}, Python {platform.python_version()}, CPU {cpu}, "
-        f"{os.cpu_count()} cores, numpy {np.__version__}, BLAS threads {blas}"
-    )
 
 
 def full_history_coins(datadir: Path | None) -> list[str]:

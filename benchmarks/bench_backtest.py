@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _machine import machine
 
 from freqtrade_smartfolio.backtest import rebalance_times, run_backtest
 from freqtrade_smartfolio.exchange import OfflineExchange
@@ -29,18 +28,6 @@ from freqtrade_smartfolio.marketdata import candle_file, find_data_dir
 
 COINS = ("BTC", "ETH", "SOL", "XRP", "BNB")
 STRATEGIES = Path(__file__).resolve().parent / "strategies"
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{platform.platform()}, {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
 def per_year_ms(stamps: list[list[float]]) -> dict[int, float]:
@@ -106,7 +93,8 @@ def main() -> int:
     print(f"\nfreqtrade backtesting, {', '.join(COINS)} equal weights, 1h, {timerange}")
     print(f"Machine: {machine()}\n")
     print(
-        "| case | backtest loop (s) | ratio to hold-only | whole command (s) | rebalances | orders in the largest trade | final balance |"
+        "| case | backtest loop (s) | ratio to hold-only | whole command (s) | rebalances "
+        "| orders in the largest trade | final balance |"
     )
     print("|---|---|---|---|---|---|---|")
     for row in rows:

@@ -6,15 +6,13 @@ Run: ``.venv/bin/python benchmarks/bench_engine.py`` (bt must be installed for t
 
 from __future__ import annotations
 
-import os
-import platform
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from _machine import machine
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -36,20 +34,6 @@ COINS_20 = [*COINS_10, "BNB", "AAVE", "ARB", "OP", "FET", "LDO", "MKR", "SHIB", 
 START, END = "2024-01-01", "2024-09-06"  # the window the broad set of coins shares
 FEE = 0.001
 MIN_NOTIONAL = 5.0
-
-
-def machine() -> str:
-    cpu = platform.processor() or "?"
-    with open("/proc/cpuinfo") as info:
-        for line in info:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return (
-        f"{platform.platform()}, {cpu}, {os.cpu_count()} logical CPUs ({affinity} usable), "
-        f"Python {platform.python_version()}, numpy {np.__version__}"
-    )
 
 
 def best_of(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
