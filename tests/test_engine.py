@@ -119,10 +119,10 @@ def states(draw):
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(states())
-def test_fast_plan_equals_plan_rebalance(case):
+@given(states(), st.sampled_from([TriggerKind.MANUAL, TriggerKind.COMPLETION]))
+def test_fast_plan_equals_plan_rebalance(case, kind):
     state, targets, rules, fee = case
-    plan = plan_rebalance(state, targets, rules, fee, Trigger(TriggerKind.MANUAL, ""))
+    plan = plan_rebalance(state, targets, rules, fee, Trigger(kind, ""))
     sells, buys = E.fast_plan(
         state.amounts,
         state.prices,
@@ -132,6 +132,7 @@ def test_fast_plan_equals_plan_rebalance(case):
         [r.min_order for r in rules],
         [r.step for r in rules],
         fee,
+        buys_only=kind is TriggerKind.COMPLETION,
     )
     index = {c: i for i, c in enumerate(state.coins)}
     assert [(index[o.coin], o.amount, o.value) for o in plan.sells] == sells

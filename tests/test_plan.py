@@ -174,3 +174,15 @@ def test_relative_band_does_not_trigger_on_leftover_cash_without_a_cash_target()
     assert check_trigger(state, targets, rule, None) is None
     poor = PortfolioState(("BTC", "ETH"), np.array([0.45, 0.45]), np.array([100.0, 100.0]), 10.0)
     assert check_trigger(poor, targets, rule, None).reason == "cash 10.00% > 5.00%"
+
+
+def test_a_completion_only_buys_with_the_cash_sales_freed():
+    targets = Targets(("BTC", "ETH", "SOL"), (0.4, 0.3, 0.3))
+    state = PortfolioState(targets.coins, np.array([0.5, 0.2, 0.2]), np.array([100.0, 100.0, 100.0]), 10.0)
+    full = plan_rebalance(state, targets, (CoinRules(1.0),) * 3, 0.001, MANUAL)
+    assert full.sells and full.buys
+    completion = plan_rebalance(
+        state, targets, (CoinRules(1.0),) * 3, 0.001, Trigger(TriggerKind.COMPLETION, "buys waiting")
+    )
+    assert not completion.sells and completion.buys
+    assert sum(o.value for o in completion.buys) * 1.001 <= state.cash + 1e-9

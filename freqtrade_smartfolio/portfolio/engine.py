@@ -294,6 +294,7 @@ def fast_plan(
     min_orders: Sequence[float],
     steps: Sequence[float],
     fee: float,
+    buys_only: bool = False,
 ) -> tuple[list[tuple[int, float, float]], list[tuple[int, float, float]]]:
     """The orders of :func:`plan.plan_rebalance`, bit for bit, without building the plan objects.
 
@@ -313,7 +314,7 @@ def fast_plan(
     sells: list[tuple[int, float, float]] = []
     for i, delta in enumerate(d):
         held = held_all[i]
-        if delta >= 0 or held <= 0:
+        if buys_only or delta >= 0 or held <= 0:  # a completion only buys (plan.py)
             continue
         price, min_order, step = p_all[i], min_orders[i], steps[i]
         amount = held if g_all[i] == 0 else min(held, _floor_to_step(-delta / price, step))
@@ -528,7 +529,15 @@ class _Kernel:
                 if kind in (TriggerKind.SCHEDULE, TriggerKind.INITIAL):
                     last_tick = plan_time
             sells, buys = fast_plan(
-                amounts, prices, seen, self.goal[:-1], self.targets.cash, self.min_orders, self.steps, fee
+                amounts,
+                prices,
+                seen,
+                self.goal[:-1],
+                self.targets.cash,
+                self.min_orders,
+                self.steps,
+                fee,
+                buys_only=kind is TriggerKind.COMPLETION,
             )
             incomplete = False
             if sells or buys:

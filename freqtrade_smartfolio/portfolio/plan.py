@@ -242,9 +242,12 @@ def plan_rebalance(
     skipped: list[SkippedOrder] = []
     tag_base = trigger.label
 
+    # A completion only spends the cash earlier sales freed: selling again would start a new round
+    # whose buys could wait once more, a chain of small rebalances.
+    buys_only = trigger.kind is TriggerKind.COMPLETION
     for i, coin in enumerate(state.coins):
         delta, price, rule = float(deltas[i]), float(state.prices[i]), rules[i]
-        if delta >= 0 or state.amounts[i] <= 0:
+        if buys_only or delta >= 0 or state.amounts[i] <= 0:
             continue
         held = float(state.amounts[i])
         amount = held if targets.weights[i] == 0 else min(held, _floor_to_step(-delta / price, rule.step))
