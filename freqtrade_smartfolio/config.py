@@ -34,7 +34,17 @@ MAX_THRESHOLD_PERCENT = 50.0
 # A position must be worth this many minimum orders, so a rebalance can sell part of it and leave
 # a sellable remainder.
 MIN_INVESTMENT_HEADROOM = 2.0
-KNOWN_KEYS = {"portfolio", "investment", "rebalance", "min_trade", "take_profit", "stop_loss", "on_exit"}
+KNOWN_KEYS = {
+    "portfolio",
+    "investment",
+    "rebalance",
+    "min_trade",
+    "take_profit",
+    "stop_loss",
+    "on_exit",
+    "allocation",
+}
+KNOWN_ALLOCATION_KEYS = {"method", "lookback", "refresh", "min_weight", "max_weight"}
 ON_EXIT = ("sell_all", "keep_coins")
 COIN_SYMBOL = re.compile(r"^[A-Z0-9]{1,20}$")
 KNOWN_REBALANCE_KEYS = {"mode", "threshold", "band", "interval"}
@@ -70,6 +80,23 @@ class RebalanceSettings:
 
 
 @dataclass(frozen=True)
+class AllocationSettings:
+    """Weights computed from price history (Smart Allocation) instead of fixed percentages."""
+
+    method: str
+    lookback_minutes: int
+    refresh_minutes: int | None
+    min_weight: float | None  # fractions
+    max_weight: float | None
+
+    @property
+    def bounds(self) -> tuple[float, float] | None:
+        if self.min_weight is None and self.max_weight is None:
+            return None
+        return (self.min_weight or 0.0, self.max_weight if self.max_weight is not None else 1.0)
+
+
+@dataclass(frozen=True)
 class SmartfolioSettings:
     """The validated ``smartfolio`` section plus the freqtrade keys it depends on."""
 
@@ -79,6 +106,7 @@ class SmartfolioSettings:
     rebalance: RebalanceSettings
     min_trade: float
     exit_rule: PortfolioExitRule = field(default_factory=PortfolioExitRule)
+    allocation: AllocationSettings | None = None
 
     @property
     def pairs(self) -> tuple[str, ...]:
@@ -113,7 +141,14 @@ def parse_settings(config: Mapping[str, Any]) -> SmartfolioSettings:
             f"allowed keys are {', '.join(sorted(KNOWN_KEYS))}"
         )
 
-    targets = _parse_portfolio(section.get("portfolio"), stake, problems)
+    allocation = _parse_allocation(section.get("allocation"), problems)
+    portfolio = section.get("portfolio")
+    if allocation is not None and isinstance(portfolio, list | tuple):
+        # With an allocation the portfolio may be a plain list of coins: equal weights until the
+        # strategy computes the allocation from the exchange's candles.
+        coins = [c for c in portfolio if str(c).strip().upper() != stake]
+        portfolio = {c: 100.0 / len(coins) for c in coins} if coins else {}
+    targets = _parse_portfolio(portfolio, stake, problems)
     investment = _parse_investment(section.get("investment"), problems)
     rebalance = _parse_rebalance(section.get("rebalance"), problems)
     min_trade = _parse_min_trade(section.get("min_trade", DEFAULT_MIN_TRADE), problems)
@@ -124,7 +159,7 @@ def parse_settings(config: Mapping[str, Any]) -> SmartfolioSettings:
     if problems:
         raise ConfigError(problems)
     assert targets is not None and investment is not None and rebalance is not None
-    return SmartfolioSettings(stake, targets, investment, rebalance, min_trade, exit_rule)
+    return SmartfolioSettings(stake, targets, investment, rebalance, min_trade, exit_rule, allocation)
 
 
 def _parse_portfolio(raw: Any, stake: str, problems: list[str]) -> Targets | None:
@@ -139,7 +174,8 @@ def _parse_portfolio(raw: Any, stake: str, problems: list[str]) -> Targets | Non
         key = str(coin).strip().upper()
         if not COIN_SYMBOL.match(key):
             problems.append(
-                f"{name}: {coin!r} is not a coin symbol; use the base coin's letters and digits only, e.g. 'BTC'"
+                f"{name}: {coin!r} is not a coin symbol; use the base coin's letters and digits only, "
+                "e.g. 'BTC'"
             )
             ok = False
         elif key in percents:
@@ -192,6 +228,64 @@ def _parse_min_trade(raw: Any, problems: list[str]) -> float:
         )
         return DEFAULT_MIN_TRADE
     return float(raw)
+
+
+def _parse_allocation(raw: Any, problems: list[str]) -> AllocationSettings | None:
+    """``allocation``: method, lookback, optional refresh and min/max weight (percent)."""
+    if raw is None:
+        return None
+    name = _field("allocation")
+    if not isinstance(raw, Mapping):
+        problems.append(
+            f"{name}: expected an object, got {raw!r}; e.g. "
+            '{"method": "risk_parity", "lookback": "90d", "refresh": "7d"}'
+        )
+        return None
+    from freqtrade_smartfolio.portfolio.allocation import METHODS, AllocationError, resolve_method
+
+    n_before = len(problems)
+    unknown = sorted(set(raw) - KNOWN_ALLOCATION_KEYS)
+    if unknown:
+        problems.append(
+            f"{name}: unknown key(s) {', '.join(map(repr, unknown))}; allowed keys are "
+            f"{', '.join(sorted(KNOWN_ALLOCATION_KEYS))}"
+        )
+    method = ""
+    try:
+        method = resolve_method(raw.get("method"))  # type: ignore[arg-type]
+    except AllocationError:
+        problems.append(
+            f"{name}.method: {raw.get('method')!r} is not an allocation method; "
+            f"use one of {', '.join(METHODS)}"
+        )
+    lookback = refresh = None
+    try:
+        lookback = parse_minutes(raw.get("lookback", "90d"), f"{name}.lookback")
+    except ValueError as err:
+        problems.append(str(err))
+    if raw.get("refresh") is not None:
+        try:
+            refresh = parse_minutes(raw["refresh"], f"{name}.refresh")
+        except ValueError as err:
+            problems.append(str(err))
+    limits: dict[str, float | None] = {}
+    for key in ("min_weight", "max_weight"):
+        value = raw.get(key)
+        limits[key] = None
+        if value is None:
+            continue
+        if not _is_number(value) or not 0 <= value <= 100:
+            problems.append(f"{name}.{key}: {value!r} is not a percentage between 0 and 100, e.g. 5")
+            continue
+        limits[key] = float(value) / 100.0
+    low, high = limits["min_weight"], limits["max_weight"]
+    if low is not None and high is not None and low > high:
+        problems.append(
+            f"{name}.min_weight: {low * 100:g} is above max_weight {high * 100:g}; swap or lower it"
+        )
+    if len(problems) > n_before or lookback is None:
+        return None
+    return AllocationSettings(method, lookback, refresh, low, high)
 
 
 def _parse_exit_rule(section: Mapping[str, Any], problems: list[str]) -> PortfolioExitRule:
