@@ -143,7 +143,7 @@ def parse_settings(config: Mapping[str, Any]) -> SmartfolioSettings:
 
     allocation = _parse_allocation(section.get("allocation"), problems)
     portfolio = section.get("portfolio")
-    if allocation is not None and isinstance(portfolio, list | tuple):
+    if section.get("allocation") is not None and isinstance(portfolio, list | tuple):
         # With an allocation the portfolio may be a plain list of coins: equal weights until the
         # strategy computes the allocation from the exchange's candles.
         coins = [c for c in portfolio if str(c).strip().upper() != stake]
@@ -165,6 +165,12 @@ def parse_settings(config: Mapping[str, Any]) -> SmartfolioSettings:
 def _parse_portfolio(raw: Any, stake: str, problems: list[str]) -> Targets | None:
     name = _field("portfolio")
     example = f'e.g. {{"BTC": 60, "ETH": 30, "{stake}": 10}}'
+    if isinstance(raw, list | tuple):
+        problems.append(
+            f"{name}: a list of coins ({raw!r}) needs an allocation section to compute the weights; give "
+            f'target percents instead, {example}, or add "allocation": {{"method": "risk_parity"}}'
+        )
+        return None
     if not isinstance(raw, Mapping) or not raw:
         problems.append(f"{name}: expected an object of coin -> target percent, got {raw!r}; {example}")
         return None

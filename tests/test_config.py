@@ -156,3 +156,38 @@ def test_user_min_trade_is_never_below_the_exchange():
     assert all(v == pytest.approx(5.0 * 1.05 / 0.9) for v in orders.values())
     settings = parse_settings(with_section(min_trade=20))
     assert check_against_exchange(settings, MARKETS, PRICES)["BTC"] == 20
+
+
+def test_allocation_section_with_a_list_of_coins():
+    config = copy.deepcopy(GOOD)
+    config["smartfolio"]["portfolio"] = ["BTC", "ETH", "SOL"]
+    config["smartfolio"]["allocation"] = {
+        "method": "risk-parity",
+        "lookback": "30d",
+        "refresh": "7d",
+        "max_weight": 60,
+    }
+    settings = parse_settings(config)
+    assert settings.allocation.method == "risk_parity"
+    assert (
+        settings.allocation.lookback_minutes == 30 * 1440 and settings.allocation.refresh_minutes == 7 * 1440
+    )
+    assert settings.allocation.bounds == (0.0, 0.6)
+    assert settings.targets.weights == pytest.approx((1 / 3, 1 / 3, 1 / 3))  # until computed
+
+
+def test_bad_allocation_is_refused_naming_its_fields():
+    config = copy.deepcopy(GOOD)
+    config["smartfolio"]["portfolio"] = ["BTC", "ETH", "SOL"]
+    config["smartfolio"]["allocation"] = {"method": "magic", "lookback": "3x"}
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(config)
+    assert [p.split(":")[0] for p in caught.value.problems] == [
+        "smartfolio.allocation.method",
+        "smartfolio.allocation.lookback",
+    ]
+    del config["smartfolio"]["allocation"]
+    with pytest.raises(
+        ConfigError, match=r"smartfolio\.portfolio: a list of coins .* needs an allocation section"
+    ):
+        parse_settings(config)
