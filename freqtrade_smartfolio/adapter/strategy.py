@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from freqtrade.enums import RunMode
 from freqtrade.exchange import timeframe_to_seconds
 from freqtrade.persistence import PairLocks, Trade
@@ -28,6 +29,7 @@ from freqtrade.strategy import IStrategy
 from pandas import DataFrame
 
 from freqtrade_smartfolio.config import check_against_exchange, parse_settings
+from freqtrade_smartfolio.portfolio.allocation import allocate_from_prices
 from freqtrade_smartfolio.portfolio.exits import check_exit
 from freqtrade_smartfolio.portfolio.plan import (
     CoinRules,
@@ -39,6 +41,7 @@ from freqtrade_smartfolio.portfolio.plan import (
     check_trigger,
     plan_rebalance,
 )
+from freqtrade_smartfolio.portfolio.targets import Targets
 
 logger = logging.getLogger(__name__)
 
@@ -84,18 +87,35 @@ def protect_trade_cheaply(trade: Any) -> None:
 
 
 class PriceBook:
-    """Closing prices per pair, looked up by candle open time (a dict: O(1) per candle)."""
+    """Closing prices per pair: by candle open time (a dict, O(1) per candle) and as sorted arrays
+    for look-back windows (Smart Allocation)."""
 
     def __init__(self) -> None:
         self._closes: dict[str, dict[int, float]] = {}
+        self._series: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     def store(self, pair: str, dataframe: DataFrame, closes: np.ndarray | None = None) -> None:
         dates = dataframe["date"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[s]")
+        seconds = dates.astype(np.int64)
         values = dataframe["close"].to_numpy(dtype=float) if closes is None else closes
-        self._closes[pair] = dict(zip(dates.astype(np.int64).tolist(), values.tolist(), strict=True))
+        self._closes[pair] = dict(zip(seconds.tolist(), values.tolist(), strict=True))
+        self._series[pair] = (seconds, values)
 
     def close_at(self, pair: str, candle_open: datetime) -> float | None:
         return self._closes.get(pair, {}).get(int(candle_open.timestamp()))
+
+    def window(
+        self, pairs: tuple[str, ...], names: tuple[str, ...], start: datetime, end: datetime
+    ) -> DataFrame:
+        """Closes of ``pairs`` (columns ``names``) for candles opening in ``[start, end]``, on the dates
+        every pair has."""
+        columns = {}
+        for pair, name in zip(pairs, names, strict=True):
+            seconds, values = self._series.get(pair, (np.array([], dtype=np.int64), np.array([])))
+            lo = np.searchsorted(seconds, int(start.timestamp()), side="left")
+            hi = np.searchsorted(seconds, int(end.timestamp()), side="right")
+            columns[name] = pd.Series(values[lo:hi], index=seconds[lo:hi])
+        return pd.concat(columns, axis=1, join="inner").sort_index()
 
 
 def round_to_tick(values: np.ndarray, tick: float) -> np.ndarray:
@@ -144,6 +164,12 @@ class SmartPortfolio(IStrategy):
         self.exit_rule = self.settings.exit_rule
         self.pairs = self.settings.pairs
         self.prices = PriceBook()
+        self.allocation = self.settings.allocation
+        self.allocated_at: datetime | None = None
+        if self.allocation is not None:
+            # freqtrade loads this many candles before the first one traded (backtest and live)
+            minutes = timeframe_to_seconds(config.get("timeframe", self.timeframe)) // 60
+            self.startup_candle_count = math.ceil(self.allocation.lookback_minutes / minutes) + 1
         self.coin_rules: tuple[CoinRules, ...] = ()
         self.fee = 0.001
         self.pending: dict[str, PlannedOrder] = {}
@@ -294,7 +320,11 @@ class SmartPortfolio(IStrategy):
                 self._sell_everything(state, self.halted)
             self._switch_adjustment()
             return
-        trigger = self._trigger(state, current_time)
+        reallocated = self._reallocate(candle) if self.allocation is not None else None
+        if reallocated is not None and float(state.values.sum()) > 0 and not self.incomplete:
+            trigger: Trigger | None = reallocated
+        else:
+            trigger = self._trigger(state, current_time)
         if trigger is None:
             self._switch_adjustment()
             return
@@ -347,6 +377,37 @@ class SmartPortfolio(IStrategy):
 
     def _switch_adjustment(self) -> None:
         self.position_adjustment_enable = bool(self.pending)
+
+    def _reallocate(self, candle: datetime) -> Trigger | None:
+        """Smart Allocation: new target weights from the look-back window ending at ``candle`` (the
+        last closed candle: no look-ahead), at start and every ``refresh``. A trigger if they changed."""
+        assert self.allocation is not None
+        refresh = self.allocation.refresh_minutes
+        if self.allocated_at is not None and (
+            refresh is None or (candle - self.allocated_at).total_seconds() < refresh * 60
+        ):
+            return None
+        start = candle - timedelta(minutes=self.allocation.lookback_minutes)
+        prices = self.prices.window(self.pairs, self.targets.coins, start, candle)
+        try:
+            result = allocate_from_prices(
+                prices, self.allocation.method, bounds=self.allocation.bounds, timeframe=self.timeframe
+            )
+        except ValueError as err:
+            logger.warning("Smart Allocation (%s) not possible yet: %s", self.allocation.method, err)
+            return None
+        self.allocated_at = candle
+        weights = tuple(float(result.weights[c]) for c in self.targets.coins)
+        if np.allclose(weights, self.targets.weights, atol=1e-9, rtol=0):
+            return None
+        self.targets = Targets(self.targets.coins, weights, self.targets.cash)
+        shown = result.display_weights()
+        used = result.method_used + (f" (fell back from {result.method})" if result.fallbacks else "")
+        reason = f"{used} over {len(prices)} candles: " + ", ".join(
+            f"{c} {shown[c]:.1f}%" for c in shown.index
+        )
+        logger.info("Candle %s: new allocation %s", f"{candle:%Y-%m-%d %H:%M}", reason)
+        return Trigger(TriggerKind.ALLOCATION, reason)
 
     def _trigger(self, state: PortfolioState, current_time: datetime) -> Trigger | None:
         if self.incomplete:

@@ -27,6 +27,7 @@ class TriggerKind(StrEnum):
     THRESHOLD = "threshold"
     SCHEDULE = "schedule"
     COMPLETION = "completion"
+    ALLOCATION = "allocation"
     MANUAL = "manual"
 
 
