@@ -109,3 +109,15 @@ def test_min_order_mirrors_freqtrade_min_stake():
     assert "get_min_pair_stake_amount(trade.pair, current_rate, -0.1)" in inspect.getsource(
         Backtesting._check_adjust_trade_for_candle
     )
+
+
+def test_coins_removed_from_the_portfolio_are_sold_in_full():
+    from types import SimpleNamespace
+
+    from freqtrade_smartfolio.adapter.strategy import removed_coin_sales
+
+    trades = {"BTC/USDT": SimpleNamespace(amount=0.1), "DOGE/USDT": SimpleNamespace(amount=1500.0)}
+    sales = removed_coin_sales(trades, ("BTC/USDT", "ETH/USDT"))
+    assert list(sales) == ["DOGE/USDT"]
+    assert sales["DOGE/USDT"].side == "sell" and sales["DOGE/USDT"].amount == 1500.0
+    assert sales["DOGE/USDT"].tag == "removed from the portfolio | sell DOGE/USDT"

@@ -118,6 +118,22 @@ class PriceBook:
         return pd.concat(columns, axis=1, join="inner").sort_index()
 
 
+def removed_coin_sales(open_trades: dict[str, Any], pairs: tuple[str, ...]) -> dict[str, PlannedOrder]:
+    """Full sales of open positions in coins no longer in the portfolio (after a config reload)."""
+    return {
+        pair: PlannedOrder(
+            pair.split("/")[0],
+            "sell",
+            float(trade.amount),
+            0.0,
+            0.0,
+            f"removed from the portfolio | sell {pair}",
+        )
+        for pair, trade in open_trades.items()
+        if pair not in pairs and trade.amount > 0
+    }
+
+
 def round_to_tick(values: np.ndarray, tick: float) -> np.ndarray:
     """Prices on the exchange's tick grid, as the nearest floats to the decimal values."""
     if not tick or tick <= 0:
@@ -308,7 +324,7 @@ class SmartPortfolio(IStrategy):
         if state is None:
             return
         self.last_planned_candle = candle
-        self.pending = {}
+        self.pending = removed_coin_sales(open_trades, self.pairs)
         if not self.is_backtest:
             self._record_weights(state, candle)
         if self.halted is None:
@@ -341,7 +357,7 @@ class SmartPortfolio(IStrategy):
         if not self.is_backtest and self.dp:
             # One message per rebalance through freqtrade's RPC (Telegram, webhook "strategy_msg").
             self.dp.send_msg(f"SmartPortfolio {summary}", always_send=True)
-        self.pending = {f"{o.coin}/{self.settings.stake_currency}": o for o in plan.orders}
+        self.pending.update({f"{o.coin}/{self.settings.stake_currency}": o for o in plan.orders})
         self.last_rebalance_time = current_time
         self._switch_adjustment()
 
