@@ -195,3 +195,15 @@ def test_presets_recompute_for_one_preset(capsys, require_data):
     require_data(["BTC_USDT-1h.feather"])
     assert main(["presets", "show", "majors", "--recompute"]) == 0
     assert "recommended rebalance" in capsys.readouterr().out
+
+
+def test_preset_listing_links_each_presets_report(require_data, tmp_path, capsys):
+    from freqtrade_smartfolio.cli import main
+
+    require_data(["BTC_USDT-1h.feather"])
+    assert main(["presets", "--reports", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    for name in ("majors", "ai", "defi", "ethereum", "layer1", "meme"):
+        page = tmp_path / f"{name}.html"
+        assert page.is_file() and page.stat().st_size > 100_000
+        assert page.resolve().as_uri() in out

@@ -34,6 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="recompute the evaluation from the data instead of reading it",
     )
     parser.add_argument("--datadir", type=Path, default=None, help="folder of candle files")
+    parser.add_argument(
+        "--reports",
+        type=Path,
+        metavar="DIR",
+        help="also write an HTML report of each preset's history into DIR and link it from the list",
+    )
 
 
 def stale_reason(preset: Preset, entry: Mapping[str, Any] | None) -> str | None:
@@ -174,5 +180,19 @@ def run(args: argparse.Namespace) -> int:
         reason = stale_reason(preset, entries.get(name))
         if reason:
             print(f"{name} ({' '.join(preset.coins)}, {preset.method}): {reason}; run `{COMMAND}`")
+    if args.reports and current and evaluation is not None:
+        from freqtrade_smartfolio.marketdata import find_data_dir
+        from freqtrade_smartfolio.presets.reports import write_preset_reports
+
+        print("\nWriting the presets' reports ...", flush=True)
+        pages = write_preset_reports(
+            {**evaluation, "presets": current},
+            args.datadir or find_data_dir(),
+            args.reports,
+            progress=lambda line: print(line, flush=True),
+        )
+        print("Reports:")
+        for name, page in pages.items():
+            print(f"  {name:<10} {page.resolve().as_uri()}")
     print("\nDetail: smartfolio presets show NAME; new config: smartfolio new --preset NAME --amount 1000")
     return 0
