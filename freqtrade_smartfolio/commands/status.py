@@ -1,0 +1,45 @@
+"""``smartfolio status``: a running bot's portfolio (target vs actual weight per coin, deviation, value,
+last and next check), through its REST API."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+
+from freqtrade_smartfolio.live.connect import (
+    BotError,
+    add_connection_arguments,
+    connection_from_args,
+    read_config,
+)
+from freqtrade_smartfolio.live.status import format_status, portfolio_status
+
+NAME = "status"
+HELP = "Show a running bot's portfolio: target and actual weight per coin, deviation, value, checks."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_connection_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="print the status as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        connection = connection_from_args(args)
+        targets = None
+        if connection.config_path is not None:
+            targets = read_config(connection.config_path).get("smartfolio", {}).get("portfolio")
+        status = portfolio_status(connection.client(), targets)
+    except BotError as err:
+        print(f"smartfolio status: {err}", file=sys.stderr)
+        return 1
+    if args.json:
+        data = asdict(status)
+        for coin, row in zip(data["coins"], status.coins, strict=True):
+            coin["deviation"] = row.deviation
+        print(json.dumps(data, default=str, indent=2))
+    else:
+        print(format_status(status))
+    return 0

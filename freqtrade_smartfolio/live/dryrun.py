@@ -1,0 +1,157 @@
+"""``freqtrade trade --dry-run`` as a subprocess with its own user folder, sqlite database and log:
+used by the end-to-end tests and ``docs/live.md``.
+
+    bot = DryRunBot(config, workdir).start()      # config from freqtrade_config.build_config
+    bot.wait_for("the first trade", lambda: bot.client().status() or None, timeout=60)
+    bot.stop()
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Self, TypeVar
+
+from freqtrade_smartfolio.freqtrade_config import REPO_ROOT
+from freqtrade_smartfolio.live.connect import BotClient, BotError, connection_from_config
+
+T = TypeVar("T")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def write_config(config: dict[str, Any], path: Path) -> Path:
+    """Write a config readable by its owner only (it holds the REST API password)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as file:
+        json.dump(config, file, indent=2)
+    return path
+
+
+class DryRunBot:
+    """One dry-run bot: ``workdir`` gets ``config.json``, ``user_data/``, ``tradesv3.sqlite`` and
+    ``freqtrade.log``. An api_server ``listen_port`` of 0 is replaced by a free port."""
+
+    def __init__(self, config: dict[str, Any], workdir: str | Path) -> None:
+        self.workdir = Path(workdir)
+        self.config = json.loads(json.dumps(config))
+        api = self.config.get("api_server")
+        if api and api.get("enabled") and not api.get("listen_port"):
+            api["listen_port"] = free_port(api.get("listen_ip_address", "127.0.0.1"))
+        self.config_path = self.workdir / "config.json"
+        self.userdir = self.workdir / "user_data"
+        self.db_path = self.workdir / "tradesv3.sqlite"
+        self.log_path = self.workdir / "freqtrade.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self._client: BotClient | None = None
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "freqtrade",
+            "trade",
+            "--config",
+            str(self.config_path),
+            "--dry-run",
+            "--db-url",
+            f"sqlite:///{self.db_path}",
+            "--userdir",
+            str(self.userdir),
+            "--strategy-path",
+            str(REPO_ROOT / "user_data" / "strategies"),
+            "--logfile",
+            str(self.log_path),
+        ]
+
+    def start(self, timeout: float = 60.0) -> Self:
+        """Write the config, start freqtrade and wait until its REST API answers /ping."""
+        self.userdir.mkdir(parents=True, exist_ok=True)
+        write_config(self.config, self.config_path)
+        with open(self.workdir / "freqtrade.out", "wb") as out:
+            self.process = subprocess.Popen(
+                self.command(), stdout=out, stderr=subprocess.STDOUT, cwd=self.workdir
+            )
+        if self.config.get("api_server", {}).get("enabled"):
+            self.wait_for("the REST API to answer /ping", self._pong, timeout=timeout, interval=0.5)
+        return self
+
+    def _pong(self) -> bool:
+        quiet = logging.getLogger("ft_rest_client")
+        level, quiet.level = quiet.level, logging.ERROR  # no "Connection error" while it starts
+        try:
+            return self.client().ping().get("status") == "pong"
+        except BotError:
+            return False
+        finally:
+            quiet.level = level
+
+    def client(self) -> BotClient:
+        if self._client is None:
+            self._client = connection_from_config(self.config, self.config_path).client()
+        return self._client
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The end of freqtrade's log (and of its console output if the log is missing)."""
+        for path in (self.log_path, self.workdir / "freqtrade.out"):
+            if path.exists() and path.stat().st_size:
+                return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        return "(freqtrade wrote no log)"
+
+    def wait_for(self, what: str, check: Callable[[], T | None], timeout: float, interval: float = 1.0) -> T:
+        """Poll ``check`` until it returns something other than None/False; on timeout or if freqtrade exits,
+        raise TimeoutError naming ``what`` with the tail of freqtrade's log."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process is not None and self.process.poll() is not None:
+                raise TimeoutError(
+                    f"freqtrade exited (code {self.process.returncode}) while waiting for {what}; "
+                    f"its log ends with:\n{self.log_tail()}"
+                )
+            result = check()
+            if result is not None and result is not False:
+                return result
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"gave up after {timeout:.0f}s waiting for {what}; freqtrade's log ends with:\n"
+                    f"{self.log_tail()}"
+                )
+            time.sleep(interval)
+
+    def stop(self, timeout: float = 30.0) -> int | None:
+        """SIGTERM, then SIGKILL after ``timeout``; the exit code (freqtrade cleans up and exits with
+        130 on SIGTERM/SIGINT)."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        return self.process.returncode
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

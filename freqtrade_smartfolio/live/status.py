@@ -1,0 +1,130 @@
+"""A running portfolio's state from the bot's REST API: per coin the target weight, the actual weight
+(live prices), the deviation and the value; the time of the last and the next check."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from freqtrade.exchange import timeframe_to_seconds
+
+from freqtrade_smartfolio.live.connect import BotClient
+
+
+@dataclass(frozen=True)
+class CoinStatus:
+    coin: str
+    target: float  # percent
+    weight: float  # percent, at live prices
+    amount: float
+    price: float
+    value: float
+
+    @property
+    def deviation(self) -> float:
+        """Percentage points above (+) or below (-) target."""
+        return self.weight - self.target
+
+
+@dataclass(frozen=True)
+class PortfolioStatus:
+    state: str
+    stake: str
+    coins: tuple[CoinStatus, ...]  # the last one is the stake currency (cash)
+    total: float
+    timeframe: str
+    last_check: datetime | None
+    next_check: datetime | None
+
+    @property
+    def max_deviation(self) -> float:
+        return max(abs(c.deviation) for c in self.coins)
+
+
+def _candle_status(client: BotClient, pair: str, timeframe: str) -> tuple[float | None, datetime | None]:
+    """(target percent, open time of the last checked candle) from the strategy's sf_* columns."""
+    answer = client.pair_candles(pair, timeframe, limit=50, columns=["sf_weight", "sf_target"])
+    columns = answer.get("columns", [])
+    if "sf_target" not in columns or not answer.get("data"):
+        return None, None
+    rows = [dict(zip(columns, row, strict=False)) for row in answer["data"]]
+    target = rows[-1].get("sf_target")
+    checked = [r for r in rows if r.get("sf_weight") is not None and not _is_nan(r["sf_weight"])]
+    last = _parse_time(checked[-1]["date"]) if checked else None
+    return (float(target) if target is not None else None), last
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
+
+def _parse_time(value: Any) -> datetime:
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value / 1000, tz=UTC)
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
+
+
+def portfolio_status(client: BotClient, targets: dict[str, float] | None = None) -> PortfolioStatus:
+    """Weights from /status (amount x current rate per open trade) and /balance (free stake);
+    targets from the strategy's ``sf_target`` column unless ``targets`` (coin -> percent) is given."""
+    config = client.show_config()
+    stake = config.get("stake_currency", "USDT")
+    timeframe = config.get("timeframe", "1h")
+    pairs = client.whitelist().get("whitelist", [])
+    trades = {t["pair"]: t for t in client.status()}
+    balance = client.balance()
+    cash = next(
+        (float(c.get("free", 0.0)) for c in balance.get("currencies", []) if c["currency"] == stake), 0.0
+    )
+
+    last_check = None
+    found: dict[str, float] = {}
+    for pair in pairs:
+        target, checked = _candle_status(client, pair, timeframe)
+        if target is not None:
+            found[pair.split("/")[0]] = target
+        if checked and (last_check is None or checked > last_check):
+            last_check = checked
+    goals = {k.upper(): float(v) for k, v in (targets or found).items() if k.upper() != stake}
+
+    rows = []
+    for pair in pairs:
+        coin = pair.split("/")[0]
+        trade = trades.get(pair, {})
+        amount = float(trade.get("amount") or 0.0)
+        price = float(trade.get("current_rate") or 0.0)
+        rows.append((coin, goals.get(coin, math.nan), amount, price, amount * price))
+    total = sum(r[4] for r in rows) + cash
+    cash_target = 100.0 - sum(goals.values()) if goals else math.nan
+    rows.append((stake, cash_target, cash, 1.0, cash))
+    coins = tuple(
+        CoinStatus(coin, target, 100.0 * value / total if total else 0.0, amount, price, value)
+        for coin, target, amount, price, value in rows
+    )
+    step = timedelta(seconds=timeframe_to_seconds(timeframe))
+    # A candle is checked when it closes: the check of candle t ran at t + step; the next one runs
+    # when the open candle closes.
+    checked_at = last_check + step if last_check else None
+    next_check = checked_at + step if checked_at else None
+    return PortfolioStatus(config.get("state", "?"), stake, coins, total, timeframe, checked_at, next_check)
+
+
+def format_status(status: PortfolioStatus) -> str:
+    """The status as a table."""
+
+    def when(value: datetime | None) -> str:
+        return f"{value:%Y-%m-%d %H:%M:%S} UTC" if value else "not yet"
+
+    lines = [
+        f"bot {status.state}, timeframe {status.timeframe}, portfolio {status.total:,.2f} {status.stake}",
+        f"last check {when(status.last_check)}, next check {when(status.next_check)}",
+        f"{'coin':<8}{'target %':>10}{'weight %':>10}{'dev pp':>9}{'amount':>18}{'price':>14}{'value':>14}",
+    ]
+    for c in status.coins:
+        lines.append(
+            f"{c.coin:<8}{c.target:>10.2f}{c.weight:>10.2f}{c.deviation:>+9.2f}{c.amount:>18.8g}"
+            f"{c.price:>14.8g}{c.value:>14,.2f}"
+        )
+    return "\n".join(lines)

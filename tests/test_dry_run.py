@@ -1,0 +1,200 @@
+"""Dry-run end to end, offline: the offline exchange replays real 5m/1h candles (DOGE's +18% hour on
+2024-02-28) and ``freqtrade trade --dry-run`` runs SmartPortfolio against it with mode "both": the test
+waits, through the REST API, for the initial allocation, a threshold-triggered and a scheduled
+rebalance, checks the weights came back to target, the tagged orders, the webhook notifications and
+the REST endpoints FreqUI uses, then stops both processes.
+
+Timing: the strategy checks once per closed 1m candle, and one served 1m candle is one real hour
+(speed 60). The replay clock is anchored so that the candle with DOGE's jump closes about a minute
+after freqtrade's first loop: initial allocation, then the threshold rebalance, then the scheduled
+one, about two minutes in all.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from freqtrade_smartfolio.exchange import OfflineExchange
+from freqtrade_smartfolio.exchange.feed import Clock, parse_time
+from freqtrade_smartfolio.freqtrade_config import build_config
+from freqtrade_smartfolio.live.dryrun import DryRunBot
+from freqtrade_smartfolio.live.records import api_trades, group_rebalances, orders_from_api, orders_from_db
+from freqtrade_smartfolio.live.status import portfolio_status
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
+PORTFOLIO = {"DOGE": 25, "SOL": 25, "ETH": 25, "BTC": 25}
+THRESHOLD = 1.5
+JUMP_HOUR = "2024-02-28T16:00"  # DOGE +18.5% in this 1h candle
+STARTUP_MARGIN_S = 45  # freqtrade reaches its first loop ~15 s after launch; 30 s to spare
+
+
+class Hooks(ThreadingHTTPServer):
+    """A webhook receiver on 127.0.0.1 that keeps every JSON body it gets."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(handler) -> None:
+                length = int(handler.headers.get("Content-Length", 0))
+                self.bodies.append(json.loads(handler.rfile.read(length) or b"{}"))
+                handler.send_response(200)
+                handler.end_headers()
+
+            def log_message(handler, *args) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/hook"
+
+
+def replay_clock() -> Clock:
+    """Served minute M shows the data hour JUMP_HOUR, with M the first whole minute after freqtrade's
+    first loop is expected, so the first check plans at an earlier candle and the jump is checked
+    one or two candles later."""
+    anchor = int((time.time() + STARTUP_MARGIN_S) // 60 * 60)
+    return Clock(replay_from_ms=parse_time(JUMP_HOUR), speed=60, anchor_ms=anchor * 1000)
+
+
+def rebalances(bot: DryRunBot):
+    return group_rebalances(orders_from_api(api_trades(bot.client())))
+
+
+def finished(bot: DryRunBot, kind: str):
+    """The first rebalance of ``kind`` once all its orders (sales and buys) have filled."""
+    records = rebalances(bot)
+    for _, group in records.groupby("rebalance"):
+        if group["reason"].iloc[0].startswith(kind) and set(group["side"]) == {"sell", "buy"}:
+            return group
+    return None
+
+
+@pytest.fixture(scope="module")
+def live(require_data, tmp_path_factory):
+    datadir = require_data([f"{coin}_USDT-1h.feather" for coin in PORTFOLIO])
+    hooks = Hooks()
+    started = time.monotonic()
+    with OfflineExchange(datadir, clock=replay_clock()) as exchange:
+        config = build_config(
+            {
+                "portfolio": PORTFOLIO,
+                "investment": 10_000,
+                "rebalance": {"mode": "both", "threshold": THRESHOLD, "interval": "1m"},
+            },
+            timeframe="1m",
+            exchange_url=exchange.url,
+            api_server=True,
+            extra={
+                "internals": {"process_throttle_secs": 1},
+                "webhook": {
+                    "enabled": True,
+                    "url": hooks.url,
+                    "format": "json",
+                    "allow_custom_messages": True,
+                    "strategy_msg": {"text": "{msg}"},
+                },
+            },
+        )
+        config["api_server"]["listen_port"] = 0
+        bot = DryRunBot(config, tmp_path_factory.mktemp("dry_run"))
+        try:
+            bot.start()
+            client = bot.client()
+            bot.wait_for("the initial allocation", lambda: len(client.status()) == len(PORTFOLIO) or None, 60)
+            after_initial = portfolio_status(client)
+            threshold = bot.wait_for("a threshold rebalance", lambda: finished(bot, "threshold"), 150)
+            after_threshold = portfolio_status(client)
+            schedule = bot.wait_for("a scheduled rebalance", lambda: finished(bot, "schedule"), 150)
+            after_schedule = portfolio_status(client)
+            yield {
+                "bot": bot,
+                "client": client,
+                "hooks": hooks,
+                "threshold": threshold,
+                "schedule": schedule,
+                "status": (after_initial, after_threshold, after_schedule),
+            }
+        finally:
+            code = bot.stop()
+            hooks.shutdown()
+            print(f"dry-run bot ran {time.monotonic() - started:.0f}s, exit code {code}")
+    assert code in (0, 130), f"freqtrade did not stop cleanly (exit code {code}):\n{bot.log_tail()}"
+
+
+def test_threshold_and_scheduled_rebalances_bring_weights_back_to_target(live):
+    reason = live["threshold"]["reason"].iloc[0]
+    assert reason.startswith("threshold: DOGE") and " > " in reason, reason
+    for status in live["status"]:
+        assert status.max_deviation < THRESHOLD, [(c.coin, round(c.weight, 2)) for c in status.coins]
+        assert [c.coin for c in status.coins] == [*PORTFOLIO, "USDT"]
+        assert all(c.target == pytest.approx(PORTFOLIO.get(c.coin, 0)) for c in status.coins)
+    after_schedule = live["status"][2]
+    assert after_schedule.max_deviation < 0.5  # a scheduled rebalance goes all the way to target
+    assert after_schedule.last_check is not None and after_schedule.next_check > after_schedule.last_check
+
+
+def test_every_order_is_tagged_and_recorded(live):
+    records = rebalances(live["bot"])
+    reasons = list(dict.fromkeys(records["reason"]))
+    assert reasons[0] == "initial allocation"
+    assert any(r.startswith("threshold: ") for r in reasons)
+    assert any(r == "schedule: every 1m" for r in reasons)
+    assert (records["tag"] != "").all()
+    later = records[records["reason"] != "initial allocation"]
+    assert later["tag"].str.match(r"^(threshold|schedule|completion): .* \| (sell|buy) [A-Z]+$").all()
+    # The same rows from the sqlite database (what `smartfolio records --db` reads).
+    from_db = group_rebalances(orders_from_db(live["bot"].db_path))
+    assert len(from_db) >= len(records)
+    assert from_db[["coin", "side", "tag"]].head(len(records)).equals(records[["coin", "side", "tag"]])
+    assert (records["fee"] > 0).all() and (records["price"] > 0).all()
+
+
+def test_one_notification_per_rebalance_reaches_the_webhook(live):
+    texts = [body["text"] for body in live["hooks"].bodies]
+    assert texts, "no webhook call received"
+    assert all(t.startswith("SmartPortfolio Rebalance (") for t in texts)
+    assert any("threshold: DOGE" in t and "sell" in t and "buy" in t for t in texts)
+    assert any("schedule: every 1m" in t for t in texts)
+    assert len(texts) == len(set(texts))
+
+
+def test_rest_endpoints_freqtrade_ui_uses(live):
+    client = live["client"]
+    assert client.ping() == {"status": "pong"}
+    config = client.show_config()
+    assert config["strategy"] == "SmartPortfolio" and config["dry_run"] is True
+    assert config["state"] == "running" and config["timeframe"] == "1m"
+    assert {t["pair"] for t in client.status()} == {f"{c}/USDT" for c in PORTFOLIO}
+    balance = client.balance()
+    assert balance["total"] > 0 and {c["currency"] for c in balance["currencies"]} >= {*PORTFOLIO, "USDT"}
+    assert client.trades()["total_trades"] == 0  # /trades lists closed trades; the portfolio holds all
+    candles = client.pair_candles("DOGE/USDT", "1m", limit=20)
+    assert {"sf_weight", "sf_target"} <= set(candles["columns"])
+    plot = client.plot_config()
+    assert set(plot["subplots"]["Weight %"]) == {"sf_weight", "sf_target"}
+
+
+def test_status_and_records_commands(live, capsys, tmp_path):
+    from freqtrade_smartfolio.cli import main
+
+    bot = live["bot"]
+    assert main(["status", "--config", str(bot.config_path)]) == 0
+    out = capsys.readouterr().out
+    assert "DOGE" in out and "target %" in out and "next check" in out
+    assert bot.config["api_server"]["password"] not in out
+    csv = tmp_path / "records.csv"
+    assert main(["records", "--config", str(bot.config_path), "--csv", str(csv)]) == 0
+    out = capsys.readouterr().out
+    assert "initial allocation" in out and "threshold: DOGE" in out and csv.exists()
+    assert main(["records", "--db", str(bot.db_path)]) == 0
+    assert "schedule: every 1m" in capsys.readouterr().out
