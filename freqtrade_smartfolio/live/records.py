@@ -42,7 +42,7 @@ def orders_from_api(trades: list[dict[str, Any]]) -> pd.DataFrame:
         coin = trade["pair"].split("/")[0]
         for order in trade.get("orders", []):
             filled = order.get("filled") or order.get("amount") or 0.0
-            if not order.get("order_filled_timestamp") or not filled:
+            if order.get("order_filled_timestamp") is None or not filled:
                 continue
             entry = bool(order.get("ft_is_entry", order.get("ft_order_side") == "buy"))
             fee_rate = trade.get("fee_open" if entry else "fee_close") or 0.0
