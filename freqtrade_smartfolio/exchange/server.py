@@ -1,12 +1,15 @@
-"""A local HTTP server speaking the public part of Binance's spot REST API (stdlib only).
+"""A local HTTP server speaking Binance's spot REST API (stdlib only).
 
-Endpoints live in a route table (:data:`ROUTES`): ``path -> Route(handler, methods, signed)``.
-Private endpoints (balances, orders) can be added later as ``signed=True`` routes; the request
-object already carries headers and body for the HMAC check they will need.
+Public endpoints live in :data:`ROUTES` (``path -> Route``), signed ones in :data:`PRIVATE_ROUTES`
+(``(method, path) -> Route``, see :mod:`.private`): they are served once an account exists
+(:class:`~.account.AccountStore`) and authenticated like Binance's. ``/offline/*`` are the
+server's own control endpoints (clock, faults, accounts), answered to loopback clients only.
+Faults (:mod:`.faults`) are applied in :meth:`OfflineExchangeServer.answer`.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import threading
@@ -18,6 +21,16 @@ from pathlib import Path
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
+from freqtrade_smartfolio.exchange import private
+from freqtrade_smartfolio.exchange.account import Account, AccountStore, Credentials, parse_account_spec
+from freqtrade_smartfolio.exchange.faults import (
+    REJECTION_KINDS,
+    REJECTIONS,
+    TRANSPORT_KINDS,
+    Fault,
+    FaultError,
+    FaultSet,
+)
 from freqtrade_smartfolio.exchange.feed import CandleStore, Clock, Feed, FeedError, parse_time, timeframe_ms
 from freqtrade_smartfolio.exchange.markets import MarketRules
 
@@ -70,13 +83,18 @@ class ApiError(Exception):
 
 @dataclass
 class Request:
-    """One parsed HTTP request (query values are the last given for each name)."""
+    """One parsed HTTP request (query values are the last given for each name; the query string wins
+    over the form body, as on Binance). ``raw_query`` and ``body`` are what the signature covers;
+    ``account`` is set once a signed request is authenticated."""
 
     method: str
     path: str
     query: dict[str, str]
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
+    raw_query: str = ""
+    client: str = "127.0.0.1"
+    account: Account | None = None
 
     def get(self, name: str, default: str | None = None) -> str | None:
         return self.query.get(name, default)
@@ -108,7 +126,15 @@ Handler = Callable[["Api", Request], Any]
 class Route:
     handler: Handler
     methods: tuple[str, ...] = ("GET",)
-    signed: bool = False  # private endpoints: HMAC-SHA256 of the query with the secret (not implemented yet)
+    signed: bool = False  # private endpoints: X-MBX-APIKEY + HMAC-SHA256 signature (see .private)
+
+
+@dataclass
+class RawBody:
+    """A non-JSON answer (e.g. a gateway's 502 page)."""
+
+    text: str
+    content_type: str = "text/html"
 
 
 def _fmt(value: float, decimals: int) -> str:
@@ -118,8 +144,12 @@ def _fmt(value: float, decimals: int) -> str:
 class Api:
     """The Binance endpoints, answering from a :class:`Feed`."""
 
-    def __init__(self, feed: Feed) -> None:
+    def __init__(
+        self, feed: Feed, accounts: AccountStore | None = None, faults: FaultSet | None = None
+    ) -> None:
         self.feed = feed
+        self.accounts = accounts if accounts is not None else AccountStore(feed)
+        self.faults = faults if faults is not None else FaultSet()
         self._info: list[dict[str, Any]] | None = None
         self._info_lock = threading.Lock()
 
@@ -278,6 +308,46 @@ class Api:
             "datadir": str(self.feed.store.datadir),
         }
 
+    def offline_faults(self, req: Request) -> Any:
+        """Not Binance: ``GET`` lists the faults, ``POST`` adds one (JSON object) or several (list),
+        ``DELETE`` removes one (``?id=``) or all."""
+        if req.method == "GET":
+            return [f.to_json() for f in self.faults.list()]
+        if req.method == "DELETE":
+            fid = req.integer("id")
+            if fid is None:
+                self.faults.clear()
+            else:
+                self.faults.remove(fid)
+            return [f.to_json() for f in self.faults.list()]
+        data = _json_body(req)
+        try:
+            added = [
+                self.faults.add(Fault.from_json(item))
+                for item in (data if isinstance(data, list) else [data])
+            ]
+        except FaultError as err:
+            raise ApiError(400, -1100, f"bad fault: {err}") from err
+        return [f.to_json() for f in added]
+
+    def offline_accounts(self, req: Request) -> Any:
+        """Not Binance: ``GET`` lists accounts (key and total balances, never the secret); ``POST``
+        ``{"balances": {"USDT": 1000}, "key": .., "secret": ..}`` creates one and returns its
+        credentials (key and secret generated when omitted)."""
+        if req.method == "GET":
+            return [
+                {"key": key, "balances": {a: str(v) for a, v in self.accounts.balances(key).items()}}
+                for key in list(self.accounts.accounts)
+            ]
+        data = _json_body(req)
+        if not isinstance(data, dict):
+            raise ApiError(400, -1100, 'expected a JSON object {"balances": {...}, "key": .., "secret": ..}')
+        try:
+            creds = self.accounts.create(data.get("balances", {}), data.get("key"), data.get("secret"))
+        except ValueError as err:
+            raise ApiError(400, -1100, str(err)) from err
+        return {"key": creds.key, "secret": creds.secret}
+
     def klines(self, req: Request) -> Any:
         coin = self._coin(req.require("symbol"))
         interval = req.require("interval")
@@ -410,7 +480,47 @@ ROUTES: dict[str, Route] = {
     "/api/v3/avgPrice": Route(Api.avg_price),
     "/api/v3/depth": Route(Api.depth),
     "/offline/status": Route(Api.offline_status),
+    "/offline/faults": Route(Api.offline_faults, methods=("GET", "POST", "DELETE")),
+    "/offline/accounts": Route(Api.offline_accounts, methods=("GET", "POST")),
 }
+
+#: Signed endpoints by (method, path): spot account, orders, trades, fees, and the wallet calls
+#: ccxt/freqtrade make once API keys are set.
+PRIVATE_ROUTES: dict[tuple[str, str], Route] = {
+    ("GET", "/api/v3/account"): Route(private.account, signed=True),
+    ("POST", "/api/v3/order"): Route(private.new_order, ("POST",), signed=True),
+    ("POST", "/api/v3/order/test"): Route(private.order_test, ("POST",), signed=True),
+    ("GET", "/api/v3/order"): Route(private.get_order, signed=True),
+    ("DELETE", "/api/v3/order"): Route(private.cancel_order, ("DELETE",), signed=True),
+    ("GET", "/api/v3/openOrders"): Route(private.open_orders, signed=True),
+    ("DELETE", "/api/v3/openOrders"): Route(private.cancel_open_orders, ("DELETE",), signed=True),
+    ("GET", "/api/v3/allOrders"): Route(private.all_orders, signed=True),
+    ("GET", "/api/v3/myTrades"): Route(private.my_trades, signed=True),
+    ("GET", "/api/v3/account/commission"): Route(private.account_commission, signed=True),
+    ("GET", "/sapi/v1/asset/tradeFee"): Route(private.trade_fee, signed=True),
+    ("GET", "/sapi/v1/capital/config/getall"): Route(private.capital_config, signed=True),
+    ("GET", "/sapi/v1/spot/delist-schedule"): Route(private.delist_schedule, signed=True),
+    ("GET", "/sapi/v1/margin/allPairs"): Route(private.margin_pairs, signed=True),
+    ("GET", "/sapi/v1/margin/isolated/allPairs"): Route(private.margin_pairs, signed=True),
+    ("GET", "/sapi/v1/account/status"): Route(private.account_status, signed=True),
+    ("GET", "/sapi/v1/account/apiRestrictions"): Route(private.api_restrictions, signed=True),
+}
+PRIVATE_PATHS = {path for _, path in PRIVATE_ROUTES}
+LOOPBACK_ONLY_PREFIX = "/offline/"
+
+
+def _json_body(req: Request) -> Any:
+    try:
+        return json.loads(req.body or b"null")
+    except ValueError as err:
+        raise ApiError(400, -1100, f"body is not JSON: {err}") from err
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
@@ -435,17 +545,39 @@ class _RequestHandler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        query: dict[str, str] = {}
         if body and "application/x-www-form-urlencoded" in (self.headers.get("Content-Type") or ""):
             query.update({k: v[-1] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()})
-        req = Request(self.command, parts.path, query, dict(self.headers.items()), body)
-        status, payload = self.server.answer(req)
-        data = json.dumps(payload, separators=(",", ":")).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json;charset=UTF-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        query.update({k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()})
+        req = Request(
+            self.command,
+            parts.path,
+            query,
+            dict(self.headers.items()),
+            body,
+            raw_query=parts.query,
+            client=str(self.client_address[0]),
+        )
+        status, payload, headers = self.server.answer(req)
+        if isinstance(payload, RawBody):
+            data, content_type = payload.text.encode(), payload.content_type
+        else:
+            data, content_type = (
+                json.dumps(payload, separators=(",", ":")).encode(),
+                "application/json;charset=UTF-8",
+            )
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (e.g. a timeout fault)
+            logger.info("%s %s: client closed the connection before the answer", self.command, parts.path)
+            self.close_connection = True
+            return
         level = logging.DEBUG if status < 400 else logging.WARNING
         logger.log(
             level,
@@ -470,27 +602,93 @@ class OfflineExchangeServer(ThreadingHTTPServer):
         super().__init__(address, _RequestHandler)
         self.api = api
         self.routes = dict(ROUTES if routes is None else routes)
+        self.private_routes = dict(PRIVATE_ROUTES)
 
-    def answer(self, req: Request) -> tuple[int, Any]:
-        route = self.routes.get(req.path.rstrip("/") or "/")
-        try:
-            if route is None:
+    def _route(self, req: Request) -> Route:
+        path = req.path.rstrip("/") or "/"
+        if path in PRIVATE_PATHS:
+            if not self.api.accounts.enabled:
                 raise ApiError(
                     404,
                     -1000,
-                    f"Path {req.path} is not served by the offline exchange (public spot market data only; "
-                    "private endpoints such as balances and orders are not implemented yet).",
+                    f"Path {req.path} is not served: the offline exchange has no account, so its private "
+                    "endpoints are off (add one with --account KEY:SECRET:USDT=1000 or "
+                    "OfflineExchange(accounts=...)).",
                 )
-            if req.method not in route.methods:
+            route = self.private_routes.get((req.method, path))
+            if route is None:
                 raise ApiError(405, -1000, f"Method {req.method} is not allowed on {req.path}.")
+            return route
+        route = self.routes.get(path)
+        if route is None:
+            raise ApiError(
+                404,
+                -1000,
+                f"Path {req.path} is not served by the offline exchange (spot market data, account, orders "
+                "and trades only; see docs/offline-exchange.md).",
+            )
+        if req.method not in route.methods:
+            raise ApiError(405, -1000, f"Method {req.method} is not allowed on {req.path}.")
+        if path.startswith(LOOPBACK_ONLY_PREFIX) and not _is_loopback(req.client):
+            raise ApiError(
+                403, -1002, "The offline exchange's control endpoints answer loopback clients only."
+            )
+        return route
+
+    def answer(self, req: Request) -> tuple[int, Any, dict[str, str]]:
+        """Status, payload and extra headers for ``req``: route, faults, authentication, handler."""
+        headers: dict[str, str] = {}
+        try:
+            route = self._route(req)
+            key = private.header(req, "X-MBX-APIKEY")
+            if not req.path.startswith(LOOPBACK_ONLY_PREFIX):
+                fault = self.api.faults.take(TRANSPORT_KINDS, req.method, req.path, req.query, key)
+                if fault is not None:
+                    reply = self._transport_fault(fault, req)
+                    if reply is not None:
+                        return reply
             if route.signed:
-                raise ApiError(401, -2015, "Signed endpoints are not implemented by the offline exchange.")
-            return 200, route.handler(self.api, req)
+                req.account = private.authenticate(self.api.accounts, req, self.api.feed.clock.now())
+                fault = self.api.faults.take(REJECTION_KINDS, req.method, req.path, req.query, key)
+                if fault is not None:
+                    status, code, msg = REJECTIONS[fault.kind]
+                    logger.info("fault %d (%s) rejects %s %s", fault.id, fault.kind, req.method, req.path)
+                    raise ApiError(status, fault.code or code, fault.msg or msg)
+                self.api.accounts.sync(req.account)
+            return 200, route.handler(self.api, req), headers
         except ApiError as err:
-            return err.status, {"code": err.code, "msg": err.msg}
+            return err.status, {"code": err.code, "msg": err.msg}, headers
         except Exception as err:
             logger.exception("error answering %s %s", req.method, req.path)
-            return 500, {"code": -1000, "msg": f"Internal error of the offline exchange: {err}"}
+            return 500, {"code": -1000, "msg": f"Internal error of the offline exchange: {err}"}, headers
+
+    def _transport_fault(self, fault: Fault, req: Request) -> tuple[int, Any, dict[str, str]] | None:
+        """The answer of a transport fault, or ``None`` to go on normally (after a delay)."""
+        logger.info("fault %d (%s) on %s %s", fault.id, fault.kind, req.method, req.path)
+        if fault.kind == "timeout":
+            time.sleep(fault.delay)
+            if fault.process:
+                return None
+            msg = (
+                "Timeout waiting for response from backend server. "
+                "Send status unknown; execution status unknown."
+            )
+            return 408, {"code": -1007, "msg": msg}, {}
+        if fault.kind == "server_error":
+            status = fault.status or 503
+            if fault.code is not None:
+                return status, {"code": fault.code, "msg": fault.msg or "Internal error."}, {}
+            text = fault.msg or f"<html><body><h1>{status} Service Temporarily Unavailable</h1></body></html>"
+            return status, RawBody(text), {}
+        if fault.kind == "rate_limit":
+            status = fault.status or 429
+            msg = fault.msg or (
+                "Too much request weight used; current limit is 6000 request weight per 1 MINUTE. "
+                "Please use WebSocket Streams for live updates to avoid polling the API."
+            )
+            return status, {"code": fault.code or -1003, "msg": msg}, {"Retry-After": str(fault.retry_after)}
+        assert fault.status is not None and fault.code is not None
+        return fault.status, {"code": fault.code, "msg": fault.msg or "Error."}, {}
 
 
 def ccxt_config(url: str) -> dict[str, Any]:
@@ -502,13 +700,16 @@ def ccxt_config(url: str) -> dict[str, Any]:
     }
 
 
-def exchange_config(url: str, pairs: list[str] | None = None) -> dict[str, Any]:
-    """A complete freqtrade ``exchange`` block for the offline exchange at ``url``."""
+def exchange_config(
+    url: str, pairs: list[str] | None = None, credentials: Credentials | None = None
+) -> dict[str, Any]:
+    """A complete freqtrade ``exchange`` block for the offline exchange at ``url`` (with an
+    offline account's ``credentials`` for live mode)."""
     cfg = ccxt_config(url)
     return {
         "name": "binance",
-        "key": "",
-        "secret": "",
+        "key": credentials.key if credentials else "",
+        "secret": credentials.secret if credentials else "",
         "ccxt_config": cfg,
         "ccxt_async_config": json.loads(json.dumps(cfg)),
         "only_from_ccxt": True,  # download-data: no data.binance.vision archive (unreachable offline)
@@ -523,6 +724,10 @@ class OfflineExchange:
 
     ``replay_from`` (ISO time, datetime or epoch ms) switches from the historical clock to the
     replay clock running ``speed`` times faster than real time. ``port=0`` picks a free port.
+    ``accounts`` (``{"USDT": 1000}`` balances, ``"KEY:SECRET:USDT=1000"`` specs or
+    :class:`~.account.Credentials`-less dicts with key/secret/balances) open the private API;
+    ``state_file`` persists accounts, orders and trades across restarts. ``ex.accounts`` is the
+    :class:`~.account.AccountStore`, ``ex.faults`` the :class:`~.faults.FaultSet`.
     """
 
     def __init__(
@@ -533,6 +738,8 @@ class OfflineExchange:
         speed: float = 1.0,
         host: str = "127.0.0.1",
         clock: Clock | None = None,
+        accounts: list[str | dict[str, Any]] | None = None,
+        state_file: Path | str | None = None,
     ) -> None:
         if datadir is None:
             from freqtrade_smartfolio.marketdata import find_data_dir
@@ -543,7 +750,10 @@ class OfflineExchange:
                 replay_from_ms=None if replay_from is None else parse_time(replay_from), speed=speed
             )
         self.feed = Feed(CandleStore(datadir), clock)
-        self.api = Api(self.feed)
+        self.accounts = AccountStore(self.feed, state_file)
+        self.faults = FaultSet()
+        self.credentials: list[Credentials] = [self.add_account(spec) for spec in accounts or []]
+        self.api = Api(self.feed, self.accounts, self.faults)
         self.host, self._requested_port = host, int(port)
         self._server: OfflineExchangeServer | None = None
         self._thread: threading.Thread | None = None
@@ -558,11 +768,29 @@ class OfflineExchange:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def ccxt_config(self) -> dict[str, Any]:
-        return ccxt_config(self.url)
+    def add_account(self, spec: str | dict[str, Any] | None = None) -> Credentials:
+        """Open an account: ``"KEY:SECRET:USDT=1000,BTC=0.1"`` (empty KEY/SECRET are generated),
+        ``{"key": .., "secret": .., "balances": {..}}`` or ``{"USDT": 1000}``; returns its credentials."""
+        if spec is None:
+            return self.accounts.create({})
+        if isinstance(spec, str):
+            key, secret, balances = parse_account_spec(spec)
+            return self.accounts.create(balances, key or None, secret or None)
+        if "balances" in spec or "key" in spec or "secret" in spec:
+            return self.accounts.create(spec.get("balances", {}), spec.get("key"), spec.get("secret"))
+        return self.accounts.create(spec)
 
-    def exchange_config(self, pairs: list[str] | None = None) -> dict[str, Any]:
-        return exchange_config(self.url, pairs)
+    def ccxt_config(self, credentials: Credentials | None = None) -> dict[str, Any]:
+        """ccxt's binance options for this server (with ``apiKey``/``secret`` of ``credentials``)."""
+        cfg = ccxt_config(self.url)
+        if credentials is not None:
+            cfg.update(apiKey=credentials.key, secret=credentials.secret)
+        return cfg
+
+    def exchange_config(
+        self, pairs: list[str] | None = None, credentials: Credentials | None = None
+    ) -> dict[str, Any]:
+        return exchange_config(self.url, pairs, credentials)
 
     def make_server(self) -> OfflineExchangeServer:
         try:
