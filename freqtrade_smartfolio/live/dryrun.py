@@ -126,7 +126,10 @@ class DryRunBot:
                     f"freqtrade exited (code {self.process.returncode}) while waiting for {what}; "
                     f"its log ends with:\n{self.log_tail()}"
                 )
-            result = check()
+            try:
+                result = check()
+            except BotError:  # the REST API restarting (/reload_config): try again
+                result = None
             if result is not None and result is not False:
                 return result
             if time.monotonic() > deadline:

@@ -78,11 +78,31 @@ def change_settings(
     return new, Change(fields)
 
 
-def apply(client: BotClient | None, config_path: Path, config: dict[str, Any]) -> None:
-    """Write the validated config and ask the bot to reload it (``/reload_config``)."""
+def apply(client: BotClient | None, config_path: Path, config: dict[str, Any], timeout: float = 60.0) -> None:
+    """Write the validated config, ask the bot to reload it (``/reload_config``) and wait until it
+    runs again (freqtrade restarts its REST API during a reload)."""
     write_config_atomically(config, config_path)
     if client is not None:
         client.reload_config()
+        wait_until_running(client, timeout)
+
+
+def wait_until_running(client: BotClient, timeout: float = 60.0) -> None:
+    """Poll /show_config until the bot answers with state ``running``; BotError on timeout."""
+    deadline = time.monotonic() + timeout
+    time.sleep(1.0)  # let the reload begin before the first poll
+    last = "no answer"
+    while time.monotonic() < deadline:
+        try:
+            last = str(client.show_config().get("state"))
+            if last == "running":
+                return
+        except BotError as err:
+            last = str(err)
+        time.sleep(0.5)
+    raise BotError(
+        f"the bot did not run again within {timeout:.0f}s after /reload_config ({last}); see its log"
+    )
 
 
 def invest_config(config_path: Path, amount: float) -> tuple[dict[str, Any], Change]:
