@@ -181,13 +181,14 @@ class Credentials:
 
 
 def price_range(feed: Feed, coin: str, t0: float, t1: float) -> tuple[float, float] | None:
-    """Low and high of the finest data candles that closed within ``(t0, t1]`` (data ms), or ``None``."""
+    """Low and high of the finest data candles that opened at or after ``t0`` and closed by ``t1`` (data
+    ms), or ``None``; the candle in progress at ``t0`` is left out (its path before ``t0`` is unknown)."""
     if not (t1 > t0) or not np.isfinite(t1):
         return None
     files = sorted(feed.store.all_series(coin), key=lambda s: s.tf_ms)
     for s in files:
         if s.start <= t0 and t1 <= s.end + s.tf_ms:
-            lo = int(np.searchsorted(s.t, t0, "right"))  # first candle opening after t0
+            lo = int(np.searchsorted(s.t, t0, "left"))  # first candle opening at or after t0
             hi = int(np.searchsorted(s.t + s.tf_ms, t1, "right"))  # candles closed by t1
             if hi > lo:
                 return float(s.low[lo:hi].min()), float(s.h[lo:hi].max())

@@ -65,6 +65,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                 help="replay speed: data time per wall time (60 = one data hour per minute)",
             )
             sub.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+            sub.add_argument(
+                "--account",
+                action="append",
+                default=[],
+                metavar="KEY:SECRET:BALANCES",
+                help="open a spot account for the private API, e.g. ::USDT=10000,BTC=0.1 (empty KEY/SECRET "
+                "are generated and printed); repeatable. Fake keys only: they work on this server alone",
+            )
+            sub.add_argument(
+                "--accounts-file",
+                type=Path,
+                default=None,
+                help='JSON list of accounts [{"key": .., "secret": .., "balances": {"USDT": 10000}}]',
+            )
+            sub.add_argument(
+                "--account-state",
+                type=Path,
+                default=None,
+                help="JSON file keeping accounts, orders and trades across restarts (read at start if it "
+                "exists, written after every change, mode 0600)",
+            )
         if name == "serve":
             sub.add_argument("--state-file", type=Path, default=None, help=argparse.SUPPRESS)
         if name != "serve":
@@ -103,8 +124,16 @@ def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         ex = OfflineExchange(
-            args.datadir, port=args.port, replay_from=args.replay_from, speed=args.speed, host=args.host
+            args.datadir,
+            port=args.port,
+            replay_from=args.replay_from,
+            speed=args.speed,
+            host=args.host,
+            accounts=args.account,
+            state_file=args.account_state,
         )
+        if args.accounts_file is not None:
+            ex.credentials += ex.accounts.load_accounts_file(args.accounts_file)
         ex.make_server()
     except (OSError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
@@ -117,6 +146,9 @@ def _serve(args: argparse.Namespace) -> int:
     if args.state_file:
         args.state_file.write_text(json.dumps({"pid": os.getpid(), "url": ex.url, "port": ex.port}))
     print(f"offline exchange on {ex.url} ({ex.feed.clock.describe()}); Ctrl-C stops it", flush=True)
+    for creds in ex.credentials:  # fake keys, valid on this server only
+        balances = ", ".join(f"{a}={v:g}" for a, v in ex.accounts.balances(creds.key).items()) or "empty"
+        print(f"account key={creds.key} secret={creds.secret} ({balances})", flush=True)
     try:
         ex.serve_forever()
     except KeyboardInterrupt:
@@ -187,6 +219,12 @@ def _start(args: argparse.Namespace) -> int:
         cmd += ["--datadir", str(Path(args.datadir).resolve())]
     if args.replay_from is not None:
         cmd += ["--replay-from", args.replay_from]
+    for spec in args.account:
+        cmd += ["--account", spec]
+    if args.accounts_file is not None:
+        cmd += ["--accounts-file", str(Path(args.accounts_file).resolve())]
+    if args.account_state is not None:
+        cmd += ["--account-state", str(Path(args.account_state).resolve())]
     log_path = run_dir / LOGFILE
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
