@@ -78,7 +78,7 @@ def test_settings_change_at_runtime_and_bad_values_are_refused(bot, capsys):
     assert cli(bot, "invest", "--set", "rebalance.threshold=0") == 1
     assert "smartfolio.rebalance.threshold: 0 is not allowed" in capsys.readouterr().err
     assert bot.config_path.read_text() == before
-    assert cli(bot, "invest", "--set", "rebalance.threshold=4") == 0
+    assert cli(bot, "set", "rebalance.threshold=4") == 0
     assert "smartfolio.rebalance.threshold: 3 -> 4" in capsys.readouterr().out
     assert json.loads(bot.config_path.read_text())["smartfolio"]["rebalance"]["threshold"] == 4
     bot.wait_for("the bot to run again after /reload_config", lambda: _state(bot) == "running" or None, 30)

@@ -32,8 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    name = f"smartfolio {getattr(args, 'command', None) or NAME}"
     if args.amount is None and not args.assignments:
-        print("smartfolio invest: give --amount and/or --set KEY=VALUE", file=sys.stderr)
+        print(f"{name}: give --amount and/or --set KEY=VALUE", file=sys.stderr)
         return 2
     try:
         connection = connection_from_args(args)
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         assert config is not None
         apply(None if args.no_reload else connection.client(), path, config)
     except (BotError, ConfigError) as err:
-        print(f"smartfolio invest: {err}\nNothing changed: the bot keeps its settings.", file=sys.stderr)
+        print(f"{name}: {err}\nNothing changed: the bot keeps its settings.", file=sys.stderr)
         return 1
     for name, (old, new) in fields.items():
         print(f"{name}: {old} -> {new}")
