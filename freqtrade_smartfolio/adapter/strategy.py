@@ -320,6 +320,10 @@ class SmartPortfolio(IStrategy):
         open_trades = {t.pair: t for t in Trade.get_trades_proxy(is_open=True)}
         for trade in open_trades.values():
             protect_trade_cheaply(trade)
+        if not self.is_backtest and any(t.has_open_orders for t in open_trades.values()):
+            # Live: an order still open holds cash or coins the positions do not show yet; plan
+            # once it has filled (the next loop, seconds later).
+            return
         state = self._portfolio_state(candle, open_trades)
         if state is None:
             return
@@ -459,6 +463,12 @@ class SmartPortfolio(IStrategy):
         """Stake currency the portfolio holds: freqtrade's free stake, less the entry fees freqtrade
         has not yet charged against it (it realises them on exit)."""
         free = float(self.wallets.get_available_stake_amount()) if self.wallets else 0.0
+        if not self.is_backtest and not self.config.get("dry_run", True):
+            # Live, the account may hold more than the portfolio: its cash is the investment plus
+            # every profit realised, less what sits in its trades (freqtrade's dry-run bookkeeping).
+            realised = Trade.get_total_closed_profit() + sum(t.realized_profit for t in open_trades.values())
+            in_trades = sum(t.stake_amount for t in open_trades.values())
+            free = min(free, self.settings.investment + realised - in_trades)
         unpaid_entry_fees = sum(t.open_trade_value - t.stake_amount for t in open_trades.values())
         return max(free - unpaid_entry_fees, 0.0)
 
