@@ -320,10 +320,6 @@ class SmartPortfolio(IStrategy):
         open_trades = {t.pair: t for t in Trade.get_trades_proxy(is_open=True)}
         for trade in open_trades.values():
             protect_trade_cheaply(trade)
-        if not self.is_backtest and any(t.has_open_orders for t in open_trades.values()):
-            # Live: an order still open holds cash or coins the positions do not show yet; plan
-            # once it has filled (the next loop, seconds later).
-            return
         state = self._portfolio_state(candle, open_trades)
         if state is None:
             return
