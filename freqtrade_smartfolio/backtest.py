@@ -26,10 +26,9 @@ from freqtrade_smartfolio.adapter.records import (
     load_backtest_result,
     orders_from_trades,
 )
-from freqtrade_smartfolio.marketdata import load_closes
+from freqtrade_smartfolio.marketdata import REPO_ROOT, load_closes
 from freqtrade_smartfolio.portfolio import ledger, stats
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 STRATEGY_PATH = REPO_ROOT / "user_data" / "strategies"
 INITIAL_TAG = "initial allocation"
 

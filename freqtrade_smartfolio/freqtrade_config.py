@@ -11,7 +11,6 @@ from typing import Any
 from freqtrade_smartfolio.config import parse_settings
 from freqtrade_smartfolio.exchange.server import exchange_config
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 STRATEGY_NAME = "SmartPortfolio"
 
 

@@ -35,7 +35,10 @@ def test_exit_config_fields():
     ("changes", "match"),
     [
         ({"take_profit": -5}, r"smartfolio\.take_profit: -5 is not allowed; give a percentage above 0"),
-        ({"stop_loss": 100}, r"smartfolio\.stop_loss: 100 is not allowed; give a percentage above 0 and below 100"),
+        (
+            {"stop_loss": 100},
+            r"smartfolio\.stop_loss: 100 is not allowed; give a percentage above 0 and below 100",
+        ),
         ({"on_exit": "panic"}, r"smartfolio\.on_exit: 'panic' is not a choice; use 'sell_all'"),
     ],
 )

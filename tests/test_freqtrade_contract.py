@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 from datetime import UTC, datetime
+from typing import ClassVar
 
 import pytest
 from freqtrade.exchange.exchange import Exchange
@@ -89,8 +90,8 @@ def test_pairs_with_open_trades_are_processed_first_in_open_order():
 
 def test_min_order_mirrors_freqtrade_min_stake():
     class Fake:
-        _config: dict = {}
-        markets = {"BTC/USDT": {"limits": {"cost": {"min": 5.0}, "amount": {"min": 0.00001}}}}
+        _config: ClassVar[dict] = {}
+        markets: ClassVar[dict] = {"BTC/USDT": {"limits": {"cost": {"min": 5.0}, "amount": {"min": 0.00001}}}}
 
         def _contracts_to_amount(self, pair, num):
             return num

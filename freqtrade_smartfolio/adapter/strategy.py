@@ -190,8 +190,6 @@ class SmartPortfolio(IStrategy):
         self.fee = 0.001
         self.pending: dict[str, PlannedOrder] = {}
         self.incomplete = False
-        self.last_plan: RebalancePlan | None = None
-        self.last_rebalance_time: datetime | None = None
         self.last_schedule_tick: datetime | None = None
         self.last_planned_candle: datetime | None = None
         self._last_skip_message = ""
@@ -219,7 +217,6 @@ class SmartPortfolio(IStrategy):
         )
         self.fee = self._exchange_fee()
         self.halted = self._halt_lock_reason()
-        self.last_rebalance_time = self._last_tagged_order_time()
         # After a restart (or /reload_config) the schedule counts from the last scheduled rebalance.
         self.last_schedule_tick = self._last_tagged_order_time(("schedule:", ENTRY_TAG, "initial:"))
         logger.info(
@@ -345,7 +342,6 @@ class SmartPortfolio(IStrategy):
             self._switch_adjustment()
             return
         plan = plan_rebalance(state, self.targets, self.coin_rules, self.fee, trigger)
-        self.last_plan = plan
         self.incomplete = False
         if not plan.orders:
             self._log_skip(plan)
@@ -358,7 +354,6 @@ class SmartPortfolio(IStrategy):
             # One message per rebalance through freqtrade's RPC (Telegram, webhook "strategy_msg").
             self.dp.send_msg(f"SmartPortfolio {summary}", always_send=True)
         self.pending.update({f"{o.coin}/{self.settings.stake_currency}": o for o in plan.orders})
-        self.last_rebalance_time = current_time
         self._switch_adjustment()
 
     def _halt(self, reason: str, current_time: datetime) -> None:

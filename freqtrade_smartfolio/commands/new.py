@@ -22,8 +22,8 @@ from freqtrade_smartfolio.config import (
     minimum_investment,
     parse_settings,
 )
-from freqtrade_smartfolio.freqtrade_config import REPO_ROOT, build_config
-from freqtrade_smartfolio.marketdata import MarketDataMissing
+from freqtrade_smartfolio.freqtrade_config import build_config
+from freqtrade_smartfolio.marketdata import REPO_ROOT, MarketDataMissing
 from freqtrade_smartfolio.portfolio.allocation import METHODS, AllocationError, SolverError, resolve_method
 from freqtrade_smartfolio.portfolio.durations import parse_minutes
 from freqtrade_smartfolio.portfolio.targets import Targets

@@ -20,8 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
-from freqtrade_smartfolio.freqtrade_config import REPO_ROOT
 from freqtrade_smartfolio.live.connect import BotClient, BotError, connection_from_config
+from freqtrade_smartfolio.marketdata import REPO_ROOT
 
 T = TypeVar("T")
 

@@ -17,6 +17,7 @@ from enum import StrEnum
 
 import numpy as np
 
+from freqtrade_smartfolio.portfolio.durations import format_minutes
 from freqtrade_smartfolio.portfolio.targets import Targets, current_weights
 
 FEE_ITERATIONS = 4
@@ -163,7 +164,7 @@ def check_trigger(
     if rule.interval_minutes is not None and (
         minutes_since_last is None or minutes_since_last >= rule.interval_minutes
     ):
-        return Trigger(TriggerKind.SCHEDULE, f"every {_format_interval(rule.interval_minutes)}")
+        return Trigger(TriggerKind.SCHEDULE, f"every {format_minutes(rule.interval_minutes)}")
     return None
 
 
@@ -192,12 +193,6 @@ def out_of_band_reason(state: PortfolioState, targets: Targets, threshold: float
         return ""
     sign = ">" if weights[worst] > worst_limit else "<"
     return f"{names[worst]} {weights[worst]:.2%} {sign} {worst_limit:.2%}"
-
-
-def _format_interval(minutes: int) -> str:
-    from freqtrade_smartfolio.portfolio.durations import format_minutes
-
-    return format_minutes(minutes)
 
 
 # ---------------------------------------------------------------- step 2: weigh

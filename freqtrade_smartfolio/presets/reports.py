@@ -32,9 +32,9 @@ def write_preset_report(
     )
     rules, exchange = coin_rules(coins, datadir, settings)
     market = load_market(coins, settings.timeframe, settings.start, settings.end, datadir)
-    common = {"rules": rules, "exchange": exchange, "fee": settings.fee, "investment": settings.investment}
-    result = simulate(market, targets, rule, **common)
-    hold = buy_and_hold(market, targets, **common)
+    fee, investment = settings.fee, settings.investment
+    result = simulate(market, targets, rule, rules=rules, exchange=exchange, fee=fee, investment=investment)
+    hold = buy_and_hold(market, targets, rules=rules, exchange=exchange, fee=fee, investment=investment)
     title = f"Preset {name}: {entry.get('title', name)} ({recommended.get('label', '')}, fast engine)"
     history = from_engine(result, targets, rule, hold=hold, title=title)
     folder.mkdir(parents=True, exist_ok=True)
