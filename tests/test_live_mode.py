@@ -25,7 +25,8 @@ import pytest
 
 from freqtrade_smartfolio.exchange import Credentials, OfflineExchange, market_rules
 from freqtrade_smartfolio.exchange.feed import Clock, parse_time
-from freqtrade_smartfolio.freqtrade_config import REPO_ROOT, build_config
+from freqtrade_smartfolio.freqtrade_config import build_config
+from freqtrade_smartfolio.marketdata import REPO_ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
