@@ -43,11 +43,20 @@ KNOWN_KEYS = {
     "stop_loss",
     "on_exit",
     "allocation",
+    "use_held_coins",
+    "confirm_risk",
 }
 KNOWN_ALLOCATION_KEYS = {"method", "lookback", "refresh", "min_weight", "max_weight"}
 ON_EXIT = ("sell_all", "keep_coins")
 COIN_SYMBOL = re.compile(r"^[A-Z0-9]{1,20}$")
 KNOWN_REBALANCE_KEYS = {"mode", "threshold", "band", "interval"}
+HELD_COINS_RISK = (
+    "funding with coins you already hold hands them to the bot: the coins it takes over (up to each "
+    "coin's target share of the investment; listed coins outside the portfolio are sold to fund it) "
+    "leave your free balance and are traded like the coins it buys, at their market value on the day, "
+    "whatever you paid for them; on a margin or unified account they are collateral, so moving them "
+    "changes your margin and liquidation risk"
+)
 
 
 class ConfigError(ValueError):
@@ -107,6 +116,8 @@ class SmartfolioSettings:
     min_trade: float
     exit_rule: PortfolioExitRule = field(default_factory=PortfolioExitRule)
     allocation: AllocationSettings | None = None
+    # Coins already on the account that fund the investment (None: off; see docs/live.md).
+    held_coins: tuple[str, ...] | None = None
 
     @property
     def pairs(self) -> tuple[str, ...]:
@@ -153,13 +164,58 @@ def parse_settings(config: Mapping[str, Any]) -> SmartfolioSettings:
     rebalance = _parse_rebalance(section.get("rebalance"), problems)
     min_trade = _parse_min_trade(section.get("min_trade", DEFAULT_MIN_TRADE), problems)
     exit_rule = _parse_exit_rule(section, problems)
+    held_coins = _parse_held_coins(section, targets, stake, config, problems)
     if targets is not None:
         _check_whitelist(config, targets, stake, problems)
 
     if problems:
         raise ConfigError(problems)
     assert targets is not None and investment is not None and rebalance is not None
-    return SmartfolioSettings(stake, targets, investment, rebalance, min_trade, exit_rule, allocation)
+    return SmartfolioSettings(
+        stake, targets, investment, rebalance, min_trade, exit_rule, allocation, held_coins
+    )
+
+
+def _parse_held_coins(
+    section: Mapping[str, Any],
+    targets: Targets | None,
+    stake: str,
+    config: Mapping[str, Any],
+    problems: list[str],
+) -> tuple[str, ...] | None:
+    """``use_held_coins``: true (the portfolio's coins) or a list of coins; needs ``confirm_risk``."""
+    raw = section.get("use_held_coins", False)
+    name = _field("use_held_coins")
+    if raw is False or raw is None:
+        return None
+    if raw is True:
+        coins: list[str] = list(targets.coins) if targets is not None else []
+    elif isinstance(raw, list | tuple) and raw and all(isinstance(c, str) for c in raw):
+        coins = [c.strip().upper() for c in raw]
+        bad = [c for c in coins if not COIN_SYMBOL.match(c) or c == stake]
+        if bad or len(set(coins)) != len(coins):
+            what = f"{bad!r} are not coins other than {stake}" if bad else "a coin is listed twice"
+            problems.append(
+                f'{name}: {raw!r} is not allowed ({what}); list each held coin once, e.g. ["BTC", "ETH"]'
+            )
+            return None
+    else:
+        problems.append(
+            f"{name}: expected true (the portfolio's coins) or a list of coins, got {raw!r}; "
+            'e.g. true or ["BTC", "ETH"], or remove it to fund with the stake currency only'
+        )
+        return None
+    if config.get("trading_mode", "spot") != "spot":
+        problems.append(
+            f"{name}: works on spot only, but trading_mode is {config.get('trading_mode')!r}; "
+            "remove use_held_coins or trade spot"
+        )
+    if section.get("confirm_risk") is not True:
+        problems.append(
+            f"{_field('confirm_risk')}: is {section.get('confirm_risk')!r}, but {name} needs it to be true. "
+            f'WARNING: {HELD_COINS_RISK}. Set "confirm_risk": true to accept, or remove use_held_coins'
+        )
+    return tuple(coins)
 
 
 def _parse_portfolio(raw: Any, stake: str, problems: list[str]) -> Targets | None:
