@@ -43,17 +43,37 @@ class PortfolioStatus:
         return max(abs(c.deviation) for c in self.coins)
 
 
-def _candle_status(client: BotClient, pair: str, timeframe: str) -> tuple[float | None, datetime | None]:
-    """(target percent, open time of the last checked candle) from the strategy's sf_* columns."""
-    answer = client.pair_candles(pair, timeframe, limit=50, columns=["sf_weight", "sf_target"])
+def _candle_status(
+    client: BotClient, pair: str, timeframe: str
+) -> tuple[float | None, datetime | None, float | None]:
+    """(target percent, open time of the last checked candle, investment) from the strategy's sf_*
+    columns."""
+    answer = client.pair_candles(
+        pair, timeframe, limit=50, columns=["sf_weight", "sf_target", "sf_investment"]
+    )
     columns = answer.get("columns", [])
     if "sf_target" not in columns or not answer.get("data"):
-        return None, None
+        return None, None, None
     rows = [dict(zip(columns, row, strict=False)) for row in answer["data"]]
     target = rows[-1].get("sf_target")
+    investment = rows[-1].get("sf_investment")
     checked = [r for r in rows if r.get("sf_weight") is not None and not _is_nan(r["sf_weight"])]
     last = _parse_time(checked[-1]["date"]) if checked else None
-    return (float(target) if target is not None else None), last
+    return (
+        float(target) if target is not None else None,
+        last,
+        float(investment) if investment is not None and not _is_nan(investment) else None,
+    )
+
+
+def portfolio_cash(free: float, investment: float | None, closed_profit: float, trades: list[dict]) -> float:
+    """The portfolio's own cash, as the strategy counts it: the account's free stake, but no more than
+    the investment plus realised profit less the stake in its trades (the account may hold more)."""
+    if investment is None:
+        return free
+    realised = closed_profit + sum(float(t.get("realized_profit") or 0.0) for t in trades)
+    in_trades = sum(float(t.get("stake_amount") or 0.0) for t in trades)
+    return max(min(free, investment + realised - in_trades), 0.0)
 
 
 def _is_nan(value: Any) -> bool:
@@ -67,7 +87,8 @@ def _parse_time(value: Any) -> datetime:
 
 
 def portfolio_status(client: BotClient, targets: dict[str, float] | None = None) -> PortfolioStatus:
-    """Weights from /status (amount x current rate per open trade) and /balance (free stake);
+    """Weights from /status (amount x current rate per open trade) and /balance (free stake, capped at
+    the portfolio's own cash, see :func:`portfolio_cash`);
     targets from the strategy's ``sf_target`` column unless ``targets`` (coin -> percent) is given."""
     config = client.show_config()
     stake = config.get("stake_currency", "USDT")
@@ -80,13 +101,17 @@ def portfolio_status(client: BotClient, targets: dict[str, float] | None = None)
     )
 
     last_check = None
+    investment = None
     found: dict[str, float] = {}
     for pair in pairs:
-        target, checked = _candle_status(client, pair, timeframe)
+        target, checked, invested = _candle_status(client, pair, timeframe)
         if target is not None:
             found[pair.split("/")[0]] = target
         if checked and (last_check is None or checked > last_check):
             last_check = checked
+        investment = invested if invested is not None else investment
+    closed_profit = float(client.profit().get("profit_closed_coin") or 0.0) if investment is not None else 0.0
+    cash = portfolio_cash(cash, investment, closed_profit, list(trades.values()))
     goals = {k.upper(): float(v) for k, v in (targets or found).items() if k.upper() != stake}
 
     rows = []
