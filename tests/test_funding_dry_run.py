@@ -20,6 +20,7 @@ from freqtrade_smartfolio.exchange import OfflineExchange
 from freqtrade_smartfolio.exchange.feed import Clock, parse_time
 from freqtrade_smartfolio.freqtrade_config import build_config
 from freqtrade_smartfolio.live.dryrun import DryRunBot, write_config
+from freqtrade_smartfolio.live.records import format_records, group_rebalances, orders_from_db
 from freqtrade_smartfolio.live.status import portfolio_status
 from freqtrade_smartfolio.marketdata import REPO_ROOT
 
@@ -63,7 +64,7 @@ def every_trade(client) -> list[dict]:
 
 
 def settled(bot: DryRunBot):
-    """Once XRP is sold and BTC, ETH and SOL are held with no order open: the open trades."""
+    """Once XRP is sold, BTC, ETH and SOL are held in band and no order is open: the open trades."""
     client = bot.client()
     trades = {t["pair"]: t for t in client.status()}
     closed = [t for t in client.trades()["trades"] if not t["is_open"]]
@@ -71,7 +72,7 @@ def settled(bot: DryRunBot):
         return None
     if not any(t["pair"] == "XRP/USDT" for t in closed):
         return None
-    return trades
+    return trades if portfolio_status(client).max_deviation < THRESHOLD else None
 
 
 @pytest.fixture(scope="module")
@@ -86,16 +87,17 @@ def funded(require_data, tmp_path_factory):
         try:
             bot.start()
             client = bot.client()
-            open_trades = bot.wait_for("the funding rebalance", lambda: settled(bot), timeout=120)
+            bot.wait_for("the funding rebalance", lambda: settled(bot), timeout=120)
             time.sleep(2)  # one more loop: nothing else may happen
             result = {
-                "open": open_trades,
+                "open": {t["pair"]: t for t in client.status()},
                 "all": every_trade(client),
                 "balance": client.balance(),
                 "balances": balances(client),
                 "status": portfolio_status(client),
                 "profit": client.profit(),
                 "log": log_of(bot),
+                "db": bot.db_path,
             }
         finally:
             code = bot.stop()
@@ -159,17 +161,29 @@ def test_balance_counts_each_coin_once_and_stake_is_not_charged_for_coins(funded
 
 
 def test_fees_are_paid_only_on_what_was_traded(funded):
-    traded = [o for o in orders(funded["all"]) if o["ft_order_tag"] != "held: taken over"]
-    notional = sum(o["cost"] for o in traded)
-    assert notional < 0.5 * INVESTMENT  # a USDT-only start would have bought all 1500
-    total = funded["balance"]["total"]
-    value_held = WALLET["USDT"] + sum(
-        o["cost"] for o in orders(funded["all"]) if o["ft_order_tag"] == "held: taken over"
-    )
-    # the portfolio plus the user's ETH left over is what the wallet was worth, less fees on the traded part
-    eth_left = 0.2 - next(o for o in orders(funded["all"]) if o["pair"] == "ETH/USDT")["filled"]
-    eth_price = funded["open"]["ETH/USDT"]["current_rate"]
-    assert total == pytest.approx(value_held + eth_left * eth_price - FEE * notional, rel=5e-3)
+    records = orders_from_db(funded["db"])
+    traded = records[records["side"] != "held"]
+    notional = traded["value"].sum()
+    assert notional < 0.5 * INVESTMENT  # a stake-only start would have bought all 1500
+    assert records["fee"].sum() == pytest.approx(FEE * notional, rel=1e-6)
+
+
+def test_balance_total_is_the_portfolio_plus_what_stays_the_users(funded):
+    """/balance's total: the open trades at their current rate, the free stake, and the ETH left out
+    of the portfolio: each coin once."""
+    open_trades, balance = funded["open"], funded["balance"]
+    in_trades = sum(t["amount"] * t["current_rate"] for t in open_trades.values())
+    eth_taken = next(o for o in orders(funded["all"]) if o["pair"] == "ETH/USDT")["filled"]
+    eth_left = (0.2 - eth_taken) * open_trades["ETH/USDT"]["current_rate"]
+    assert balance["total"] == pytest.approx(in_trades + funded["balances"]["USDT"] + eth_left, rel=2e-3)
+
+
+def test_records_show_the_take_over_without_a_fee(funded):
+    records = group_rebalances(orders_from_db(funded["db"]))
+    held = records[records["side"] == "held"]
+    assert sorted(held["coin"]) == ["BTC", "ETH", "XRP"] and (held["fee"] == 0).all()
+    assert (records.loc[records["side"] != "held", "fee"] > 0).all()
+    assert "    held BTC" in format_records(records)
 
 
 def test_weights_reach_target(funded):

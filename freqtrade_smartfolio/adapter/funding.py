@@ -22,11 +22,11 @@ from typing import Any
 from freqtrade.persistence import Order, Trade
 from sqlalchemy import select
 
-from freqtrade_smartfolio.portfolio.funding import FundingPlan
+from freqtrade_smartfolio.portfolio.funding import HELD_TAG, FundingPlan
 
 logger = logging.getLogger(__name__)
 
-HELD_TAG = "held: taken over"
+__all__ = ["HELD_TAG", "correct_dry_run_wallet", "record_takeover", "takeover_orders"]
 ORDER_ID_PREFIX = "smartfolio-held-"
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from freqtrade_smartfolio.live.connect import BotClient, BotError
+from freqtrade_smartfolio.portfolio.funding import HELD_TAG
 
 COLUMNS = ["rebalance", "time", "reason", "coin", "side", "quantity", "price", "value", "fee", "tag"]
 PAGE = 500  # freqtrade's /trades maximum
@@ -45,7 +46,9 @@ def orders_from_api(trades: list[dict[str, Any]]) -> pd.DataFrame:
             if order.get("order_filled_timestamp") is None or not filled:
                 continue
             entry = bool(order.get("ft_is_entry", order.get("ft_order_side") == "buy"))
-            fee_rate = trade.get("fee_open" if entry else "fee_close") or 0.0
+            # a trade opened from held coins has a 0 entry fee rate in freqtrade's books; its later
+            # buys pay the exchange's fee, which freqtrade keeps as the exit rate
+            fee_rate = (trade.get("fee_open") if entry else None) or trade.get("fee_close") or 0.0
             price = float(order.get("safe_price") or order.get("average") or order.get("price") or 0.0)
             rows.append(
                 {
@@ -82,7 +85,7 @@ def orders_from_db(db_path: str | Path) -> pd.DataFrame:
             raise BotError(f"{path} is not a freqtrade trades database ({err})") from None
     rows = []
     for pair, fee_open, fee_close, is_entry, side, tag, filled_date, filled, price in records:
-        fee_rate = (fee_open if is_entry else fee_close) or 0.0
+        fee_rate = (fee_open if is_entry else None) or fee_close or 0.0  # see orders_from_api
         rows.append(
             {
                 "time": pd.Timestamp(filled_date, tz="UTC"),
@@ -99,6 +102,9 @@ def orders_from_db(db_path: str | Path) -> pd.DataFrame:
 
 def _finish(rows: list[dict[str, Any]]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["time", "coin", "side", "quantity", "price", "fee", "tag"])
+    held = frame["tag"] == HELD_TAG  # coins taken over from the account (use_held_coins): no trade, no fee
+    frame.loc[held, "side"] = "held"
+    frame.loc[held, "fee"] = 0.0
     frame["value"] = frame["quantity"] * frame["price"]
     frame["reason"] = frame["tag"].map(reason_of)
     return frame.sort_values("time", kind="stable").reset_index(drop=True)

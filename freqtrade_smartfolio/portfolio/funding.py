@@ -14,6 +14,9 @@ from dataclasses import dataclass
 
 from freqtrade_smartfolio.portfolio.targets import Targets
 
+#: The tag of a take-over "order": a position opened from coins already held, with no trade and no fee.
+HELD_TAG = "held: taken over"
+
 
 @dataclass(frozen=True)
 class TakeOver:
