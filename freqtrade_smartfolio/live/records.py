@@ -65,7 +65,10 @@ def orders_from_api(trades: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def orders_from_db(db_path: str | Path) -> pd.DataFrame:
-    """One row per filled order, read from freqtrade's sqlite database (works with the bot stopped)."""
+    """One row per filled order, read from freqtrade's sqlite database (works with the bot stopped).
+
+    Partly filled orders count with what filled: a market order whose rest expired or an order
+    cancelled after some fills ends ``expired``/``canceled``, not ``closed``, in freqtrade's table."""
     path = Path(db_path)
     if not path.is_file():
         raise BotError(f"database {path} not found; pass the bot's --db-url file (e.g. tradesv3.sqlite)")
@@ -76,7 +79,7 @@ def orders_from_db(db_path: str | Path) -> pd.DataFrame:
                o.order_filled_date, COALESCE(o.filled, o.amount) AS filled,
                COALESCE(o.average, o.price) AS price
         FROM orders o JOIN trades t ON o.ft_trade_id = t.id
-        WHERE o.status = 'closed' AND o.order_filled_date IS NOT NULL
+        WHERE NOT o.ft_is_open AND o.order_filled_date IS NOT NULL AND COALESCE(o.filled, o.amount) > 0
     """
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
         try:
@@ -130,11 +133,14 @@ def format_records(records: pd.DataFrame, stake: str = "USDT") -> str:
     lines = []
     for number, group in records.groupby("rebalance", sort=True):
         first = group.iloc[0]
-        lines.append(
-            f"#{number}  {first['time']:%Y-%m-%d %H:%M:%S} UTC  {first['reason']}  "
-            f"(sold {group.loc[group.side == 'sell', 'value'].sum():,.2f}, "
-            f"bought {group.loc[group.side == 'buy', 'value'].sum():,.2f} {stake})"
-        )
+        if (group.side == "held").all():
+            moved = f"taken over {group['value'].sum():,.2f} {stake}, no order"
+        else:
+            moved = (
+                f"sold {group.loc[group.side == 'sell', 'value'].sum():,.2f}, "
+                f"bought {group.loc[group.side == 'buy', 'value'].sum():,.2f} {stake}"
+            )
+        lines.append(f"#{number}  {first['time']:%Y-%m-%d %H:%M:%S} UTC  {first['reason']}  ({moved})")
         for row in group.itertuples():
             lines.append(
                 f"    {row.side:<4} {row.coin:<6} {row.quantity:>16.8g} @ {row.price:<12.8g} "
