@@ -9,118 +9,22 @@ same account and orders nothing more. About a minute in all.
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import signal
-import sqlite3
-import subprocess
-import sys
 import time
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 from freqtrade_smartfolio.exchange import Credentials, OfflineExchange, market_rules
 from freqtrade_smartfolio.exchange.feed import Clock, parse_time
 from freqtrade_smartfolio.freqtrade_config import build_config
-from freqtrade_smartfolio.marketdata import REPO_ROOT
+from freqtrade_smartfolio.live.livebot import LiveBot, db_trades
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
 PORTFOLIO = {"BTC": 40, "ETH": 30, "SOL": 30}
 INVESTMENT = 3000
 REPLAY_FROM = "2024-02-27T10:00"  # a calm morning: no rebalance within the test's few data hours
-T = TypeVar("T")
-
-
-class LiveBot:
-    """``freqtrade trade`` (live: no ``--dry-run``) as a subprocess with its own folder, database and log."""
-
-    def __init__(self, config: dict[str, Any], workdir: Path, name: str) -> None:
-        self.workdir, self.config = workdir, config
-        self.config_path = workdir / f"{name}.json"
-        self.log_path = workdir / f"{name}.log"
-        self.db_path = workdir / "tradesv3.sqlite"  # shared by restarts, as in a real deployment
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> LiveBot:
-        (self.workdir / "user_data").mkdir(exist_ok=True)
-        self.config_path.write_text(json.dumps(self.config, indent=1))
-        self.config_path.chmod(0o600)
-        cmd = [
-            sys.executable,
-            "-m",
-            "freqtrade",
-            "trade",
-            "--config",
-            str(self.config_path),
-            "--db-url",
-            f"sqlite:///{self.db_path}",
-            "--userdir",
-            str(self.workdir / "user_data"),
-            "--strategy-path",
-            str(REPO_ROOT / "user_data" / "strategies"),
-            "--logfile",
-            str(self.log_path),
-        ]
-        with open(self.log_path.with_suffix(".out"), "wb") as out:
-            self.process = subprocess.Popen(
-                cmd,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=self.workdir,
-                env={**os.environ, "COLUMNS": "400"},  # console lines unwrapped, like the log file
-            )
-        return self
-
-    def log(self) -> str:
-        """freqtrade's log file, or its console output (the same lines) if there is no file."""
-        for path in (self.log_path, self.log_path.with_suffix(".out")):
-            if path.exists() and path.stat().st_size:
-                return path.read_text(errors="replace")
-        return ""
-
-    def wait_for(self, what: str, check: Callable[[], T | None], timeout: float) -> T:
-        deadline = time.monotonic() + timeout
-        while True:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                raise AssertionError(
-                    f"freqtrade exited ({self.process.returncode}) before {what}:\n{self.tail()}"
-                )
-            if result := check():
-                return result
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"no {what} after {timeout:.0f}s; freqtrade's log ends with:\n{self.tail()}"
-                )
-            time.sleep(0.5)
-
-    def tail(self, lines: int = 40) -> str:
-        return "\n".join(self.log().splitlines()[-lines:])
-
-    def stop(self) -> int | None:
-        """SIGTERM: freqtrade cleans up and exits with 130 (its code for an interrupt)."""
-        if self.process is None:
-            return None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-        return self.process.returncode
-
-
-def db_trades(db: Path) -> dict[str, dict[str, float]]:
-    """Open trades in freqtrade's database: pair -> amount, stake and fee."""
-    with sqlite3.connect(db) as con:
-        rows = con.execute("SELECT pair, amount, stake_amount, is_open FROM trades").fetchall()
-    return {pair: {"amount": amount, "stake": stake} for pair, amount, stake, is_open in rows if is_open}
 
 
 def bot_config(exchange: OfflineExchange, creds: Credentials) -> dict[str, Any]:
@@ -137,10 +41,6 @@ def bot_config(exchange: OfflineExchange, creds: Credentials) -> dict[str, Any]:
     )
     config["exchange"]["key"], config["exchange"]["secret"] = creds.key, creds.secret
     return config
-
-
-def first_loop_done(bot: LiveBot) -> bool:
-    return "Bot heartbeat" in bot.log()
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +64,7 @@ def live(require_data, tmp_path_factory):
                 balances = exchange.accounts.balances(key)
                 done = all(c in balances for c in PORTFOLIO) and not exchange.accounts.open_orders(key, None)
                 trades = db_trades(bot.db_path) if bot.db_path.exists() else {}
-                return balances if done and len(trades) == len(PORTFOLIO) and first_loop_done(bot) else None
+                return balances if done and len(trades) == len(PORTFOLIO) and bot.looped() else None
 
             after = bot.wait_for("the initial allocation", allocated, timeout=90)
             time.sleep(3)  # a few more loops: nothing else may happen
@@ -178,7 +78,7 @@ def live(require_data, tmp_path_factory):
     with OfflineExchange(datadir, clock=clock, state_file=state) as exchange:
         bot2 = LiveBot(bot_config(exchange, creds), workdir, "restart").start()
         try:
-            bot2.wait_for("the restarted bot's first loop", lambda: first_loop_done(bot2), timeout=60)
+            bot2.wait_for("the restarted bot's first loop", bot2.looped, timeout=60)
             time.sleep(3)
             after_restart = exchange.accounts.balances(key)
             orders_after_restart = len(exchange.accounts.orders)

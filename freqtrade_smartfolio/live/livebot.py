@@ -1,0 +1,286 @@
+"""``freqtrade trade`` in live mode (no ``--dry-run``) as a subprocess against the offline exchange: the
+helper the live end-to-end tests share (tests/test_live_mode.py, test_live_restart.py,
+test_live_faults.py).
+
+    bot = LiveBot(config, workdir, "first").start()
+    bot.wait_for("the first loop", bot.looped, timeout=60)
+    bot.kill()        # SIGKILL: no clean-up, as a crash or an OOM kill
+    bot.stop()        # SIGTERM: freqtrade cleans up and exits with 130
+
+Every start of one ``workdir`` shares its sqlite database, as a restarted deployment does; each
+``name`` gets its own config, log file and console output.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Self, TypeVar
+
+from freqtrade_smartfolio.exchange.account import AccountStore, Order
+from freqtrade_smartfolio.marketdata import REPO_ROOT
+
+T = TypeVar("T")
+
+
+class LiveBot:
+    """``freqtrade trade`` (live: no ``--dry-run``) as a subprocess with its own folder, database and log."""
+
+    def __init__(self, config: dict[str, Any], workdir: Path, name: str) -> None:
+        self.workdir, self.config, self.name = workdir, config, name
+        self.config_path = workdir / f"{name}.json"
+        self.log_path = workdir / f"{name}.log"
+        self.db_path = workdir / "tradesv3.sqlite"  # shared by restarts, as in a real deployment
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "freqtrade",
+            "trade",
+            "--config",
+            str(self.config_path),
+            "--db-url",
+            f"sqlite:///{self.db_path}",
+            "--userdir",
+            str(self.workdir / "user_data"),
+            "--strategy-path",
+            str(REPO_ROOT / "user_data" / "strategies"),
+            "--logfile",
+            str(self.log_path),
+        ]
+
+    def start(self) -> Self:
+        (self.workdir / "user_data").mkdir(exist_ok=True)
+        fd = os.open(self.config_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # holds the API key
+        with os.fdopen(fd, "w") as file:
+            json.dump(self.config, file, indent=1)
+        with open(self.log_path.with_suffix(".out"), "wb") as out:
+            self.process = subprocess.Popen(
+                self.command(),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=self.workdir,
+                env={**os.environ, "COLUMNS": "400"},  # console lines unwrapped, like the log file
+            )
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def log(self) -> str:
+        """freqtrade's log file, or its console output (the same lines) if there is no file."""
+        for path in (self.log_path, self.log_path.with_suffix(".out")):
+            if path.exists() and path.stat().st_size:
+                return path.read_text(errors="replace")
+        return ""
+
+    def looped(self) -> bool:
+        """True once freqtrade has finished a loop (its first heartbeat is logged after one)."""
+        return "Bot heartbeat" in self.log()
+
+    def tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log().splitlines()[-lines:])
+
+    def wait_for(self, what: str, check: Callable[[], T | None], timeout: float, interval: float = 0.5) -> T:
+        """Poll ``check`` until it returns something truthy; AssertionError naming ``what`` with the end
+        of freqtrade's log if it exits first or ``timeout`` seconds pass."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process is None or self.process.poll() is not None:
+                code = None if self.process is None else self.process.returncode
+                raise AssertionError(f"freqtrade exited ({code}) before {what}:\n{self.tail()}")
+            if result := check():
+                return result
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"no {what} after {timeout:.0f}s; freqtrade's log ends with:\n{self.tail()}"
+                )
+            time.sleep(interval)
+
+    def stop(self) -> int | None:
+        """SIGTERM: freqtrade cleans up and exits with 130 (its code for an interrupt)."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        return self.process.returncode
+
+    def kill(self) -> int | None:
+        """SIGKILL: the process dies at once, mid-loop, with no clean-up (returns -9)."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+        return self.process.returncode
+
+
+# ---------------------------------------------------------------- freqtrade's database (read-only)
+
+
+@dataclass(frozen=True)
+class DbOrder:
+    """One row of freqtrade's ``orders`` table."""
+
+    order_id: str
+    pair: str
+    side: str
+    status: str
+    is_open: bool
+    amount: float
+    filled: float
+    tag: str
+
+
+def _read(db: Path, query: str) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10) as con:
+        return con.execute(query).fetchall()
+
+
+def db_trades(db: Path) -> dict[str, dict[str, float]]:
+    """Open trades in freqtrade's database: pair -> amount and stake."""
+    if not db.exists():
+        return {}
+    rows = _read(db, "SELECT pair, amount, stake_amount FROM trades WHERE is_open = 1")
+    return {pair: {"amount": amount, "stake": stake} for pair, amount, stake in rows}
+
+
+def db_orders(db: Path) -> list[DbOrder]:
+    """Every order freqtrade recorded, in the order it recorded them."""
+    if not db.exists():
+        return []
+    rows = _read(
+        db,
+        "SELECT order_id, ft_pair, ft_order_side, status, ft_is_open, COALESCE(amount, ft_amount), "
+        "COALESCE(filled, 0), COALESCE(ft_order_tag, '') FROM orders ORDER BY id",
+    )
+    return [DbOrder(str(r[0]), r[1], r[2], r[3] or "", bool(r[4]), r[5], r[6], r[7]) for r in rows]
+
+
+# ---------------------------------------------------------------- the offline exchange's side
+
+
+def release(store: AccountStore, order: Order) -> None:
+    """Let an order held by a ``late``/``never_fill`` fault fill at the exchange's next look (the next
+    signed request): the fault has cleared."""
+    with store.lock:
+        order.never = False
+        order.hold_requests = None
+        order.hold_until_ms = store.now()
+
+
+def exchange_orders(store: AccountStore, key: str, since_id: int = 0) -> list[Order]:
+    """The account's orders with an id above ``since_id``, oldest first."""
+    with store.lock:
+        return sorted(
+            (o for o in store.orders.values() if o.key == key and o.order_id > since_id),
+            key=lambda o: o.order_id,
+        )
+
+
+def floor_to_step(amount: float, step: float) -> float:
+    """``amount`` down to the lot step, as freqtrade books a position (the rest is dust)."""
+    return math.floor(amount / step + 1e-9) * step
+
+
+def live_config(
+    url: str,
+    key: str,
+    secret: str,
+    portfolio: dict[str, float],
+    investment: float,
+    threshold: float = 5.0,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A live (``dry_run: false``) config on 1m candles, a loop a second and a heartbeat every 5 s, for
+    the offline exchange at ``url`` and its account ``key``/``secret``; ``extra`` overrides top-level
+    keys (e.g. ``unfilledtimeout``)."""
+    from freqtrade_smartfolio.freqtrade_config import build_config
+
+    config = build_config(
+        {
+            "portfolio": portfolio,
+            "investment": investment,
+            "rebalance": {"mode": "proportional", "threshold": threshold},
+        },
+        timeframe="1m",
+        exchange_url=url,
+        dry_run=False,
+        extra={"internals": {"process_throttle_secs": 1, "heartbeat_interval": 5}, **(extra or {})},
+    )
+    config["exchange"]["key"], config["exchange"]["secret"] = key, secret
+    return config
+
+
+def weights(
+    store: AccountStore, key: str, coins: list[str], quote: str = "USDT", reserve: float = 0.0
+) -> dict[str, float]:
+    """Percent of the portfolio's value in each coin (and ``quote``) at the exchange's current prices;
+    the portfolio is the account less ``reserve`` of ``quote`` kept outside it."""
+    balances = store.balances(key)
+    values = {coin: balances.get(coin, 0.0) * store.feed.price(coin) for coin in coins}
+    values[quote] = balances.get(quote, 0.0) - reserve
+    total = sum(values.values())
+    return {asset: 100.0 * value / total for asset, value in values.items()}
+
+
+def out_of_band(
+    store: AccountStore,
+    key: str,
+    targets: dict[str, float],
+    band: float,
+    quote: str = "USDT",
+    reserve: float = 0.0,
+) -> list[str]:
+    """The coins (and cash) further than ``band`` percentage points from their ``targets`` (percent)."""
+    now = weights(store, key, list(targets), quote, reserve)
+    goals = {**targets, quote: 100.0 - sum(targets.values())}
+    return [f"{a} {now[a]:.2f}% (target {goals[a]:.2f}%)" for a in goals if abs(now[a] - goals[a]) > band]
+
+
+def book_mismatches(store: AccountStore, key: str, db: Path, coins: list[str]) -> list[str]:
+    """Where freqtrade's database and the exchange account disagree: an open trade's amount that is not
+    the coin's balance floored to the lot step, a coin held without a trade, an order of the account
+    freqtrade does not know, or an order still open in either. Empty when they agree."""
+    problems = []
+    balances = store.balances(key)
+    trades = db_trades(db)
+    for coin in coins:
+        step = store.rules(coin).step_size
+        held = floor_to_step(balances.get(coin, 0.0), step)
+        booked = trades.get(f"{coin}/USDT", {}).get("amount", 0.0)
+        if abs(held - booked) > step / 2:
+            problems.append(
+                f"{coin}: the account holds {held:.8f} (floored to {step:g}), freqtrade {booked:.8f}"
+            )
+    known = {o.order_id: o for o in db_orders(db)}
+    for order in exchange_orders(store, key):
+        if str(order.order_id) not in known:
+            problems.append(
+                f"order {order.order_id} ({order.side} {order.symbol}) is not in freqtrade's database"
+            )
+        if order.is_open:
+            problems.append(f"order {order.order_id} ({order.side} {order.symbol}) is still open")
+    problems += [
+        f"freqtrade still has order {o.order_id} ({o.side} {o.pair}) open"
+        for o in known.values()
+        if o.is_open
+    ]
+    return problems
