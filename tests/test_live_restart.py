@@ -13,7 +13,7 @@ rebalance at one step until the bot is SIGKILLed:
 The fault is cleared (a held order is released: it fills at the exchange's next look) and the bot
 restarts with the same weights. Where an order was left open, it is released only once the restarted
 bot has planned, and a few loops later, so the restarted bot meets it open: it must neither repeat it
-nor spend its cash again (the bug this test found, see docs/reliability.md). About 90 s in all.
+nor spend its cash again (the bug this test found, see docs/reliability.md). About a minute in all.
 """
 
 from __future__ import annotations
@@ -34,7 +34,9 @@ from freqtrade_smartfolio.live.livebot import (
     LiveBot,
     book_mismatches,
     db_orders,
+    db_trades,
     exchange_orders,
+    floor_to_step,
     live_config,
     out_of_band,
     release,
@@ -60,11 +62,13 @@ class Scenario:
     name: str
     targets: dict[str, float]
     first_order: int  # the account's orders of this scenario have higher ids
-    killed_with: list[Order] = field(default_factory=list)  # the account's open orders at the kill
+    at_kill: list[tuple[str, str, str]] = field(default_factory=list)  # its orders then: coin, side, status
+    killed_with: list[Order] = field(default_factory=list)  # those still open
     db_open_at_kill: list[str] = field(default_factory=list)  # order ids freqtrade had open then
     orders_while_open: list[Order] = field(default_factory=list)  # placed by the restart before release
     orders: list[Order] = field(default_factory=list)  # every order of the scenario, at the end
     plans: list[tuple[str, str]] = field(default_factory=list)  # the restarted bot's (candle, trigger)
+    tags: dict[int, str] = field(default_factory=dict)  # freqtrade's tag of each order, by exchange id
     checks: int = 0  # candles the restarted bot checked until it was back in band
     mismatches: list[str] = field(default_factory=list)
     out_of_band: list[str] = field(default_factory=list)
@@ -96,7 +100,7 @@ def run_scenario(
     name: str,
     targets: dict[str, float],
     hold: Callable[[], Fault],
-    at_kill_point: Callable[[list[Order], LiveBot], bool],
+    at_kill_point: Callable[[OfflineExchange, str, list[Order], LiveBot], bool],
 ) -> Scenario:
     store = exchange.accounts
     started = time.monotonic()
@@ -107,13 +111,15 @@ def run_scenario(
     try:
         bot.wait_for(
             f"the kill point of {name}",
-            lambda: at_kill_point(exchange_orders(store, key, scenario.first_order), bot),
+            lambda: at_kill_point(exchange, key, exchange_orders(store, key, scenario.first_order), bot),
             timeout=60,
         )
     finally:
         scenario.kill_code = bot.kill()
     exchange.faults.remove(fault)
-    scenario.killed_with = [o for o in exchange_orders(store, key, scenario.first_order) if o.is_open]
+    orders = exchange_orders(store, key, scenario.first_order)
+    scenario.at_kill = sorted((o.coin, o.side, "open" if o.is_open else o.status) for o in orders)
+    scenario.killed_with = [o for o in orders if o.is_open]
     scenario.db_open_at_kill = [o.order_id for o in db_orders(bot.db_path) if o.is_open]
     seen = last_order_id(exchange, key)
     restarted = LiveBot(config, workdir, f"{name}-restarted").start()
@@ -136,6 +142,7 @@ def run_scenario(
         scenario.plans = PLAN_LINE.findall(restarted.log())
         time.sleep(2)  # a couple more loops: nothing else may happen
         scenario.orders = exchange_orders(store, key, scenario.first_order)
+        scenario.tags = {int(o.order_id): o.tag for o in db_orders(restarted.db_path)}
         scenario.mismatches = book_mismatches(store, key, restarted.db_path, COINS)
         scenario.out_of_band = out_of_band(store, key, targets, BAND)
     finally:
@@ -146,30 +153,46 @@ def run_scenario(
     return scenario
 
 
-def open_sale(orders: list[Order], bot: LiveBot) -> bool:
+def booked(exchange: OfflineExchange, key: str, bot: LiveBot, coins: list[str]) -> bool:
+    """freqtrade has booked the fills of ``coins`` in full: its amounts equal the account's, floored.
+
+    (freqtrade commits a filled buy before it books the fee charged in the coin, and a kill in that
+    instant leaves the fee unbooked; see docs/reliability.md. The kill points wait past it.)"""
+    trades = db_trades(bot.db_path)
+    balances = exchange.accounts.balances(key)
+    for coin in coins:
+        step = exchange.accounts.rules(coin).step_size
+        held = floor_to_step(balances.get(coin, 0.0), step)
+        if abs(trades.get(f"{coin}/USDT", {}).get("amount", 0.0) - held) > step / 2:
+            return False
+    return True
+
+
+def open_sale(exchange: OfflineExchange, key: str, orders: list[Order], bot: LiveBot) -> bool:
     """(a) The sale rests on the exchange and freqtrade has recorded it."""
     sales = [o for o in orders if o.side == "SELL" and o.is_open]
     recorded = {o.order_id for o in db_orders(bot.db_path) if o.is_open}
     return bool(sales) and all(str(o.order_id) in recorded for o in sales)
 
 
-def sold_buys_refused(fault: Fault) -> Callable[[list[Order], LiveBot], bool]:
-    """(b) Both sales filled and recorded as filled; the buys were tried and refused."""
+def sold_buys_refused(fault: Fault) -> Callable[[OfflineExchange, str, list[Order], LiveBot], bool]:
+    """(b) Both sales filled and booked; the buys were tried and refused."""
 
-    def check(orders: list[Order], bot: LiveBot) -> bool:
+    def check(exchange: OfflineExchange, key: str, orders: list[Order], bot: LiveBot) -> bool:
         sales = [o for o in orders if o.side == "SELL"]
         closed = {o.order_id for o in db_orders(bot.db_path) if o.side == "sell" and o.status == "closed"}
         return (
             len(sales) == 2
             and all(o.status == "FILLED" and str(o.order_id) in closed for o in sales)
             and fault.hits >= 2
+            and booked(exchange, key, bot, ["ETH", "SOL"])
         )
 
     return check
 
 
-def one_buy_open(orders: list[Order], bot: LiveBot) -> bool:
-    """(c) The sale and the SOL buy filled, the ETH buy rests; freqtrade has recorded all three."""
+def one_buy_open(exchange: OfflineExchange, key: str, orders: list[Order], bot: LiveBot) -> bool:
+    """(c) The sale and the SOL buy filled and booked, the ETH buy rests; freqtrade has recorded all three."""
     recorded = {o.order_id: o for o in db_orders(bot.db_path)}
     filled = [o for o in orders if o.status == "FILLED"]
     resting = [o for o in orders if o.is_open and o.side == "BUY" and o.coin == "ETH"]
@@ -178,6 +201,7 @@ def one_buy_open(orders: list[Order], bot: LiveBot) -> bool:
         and len(resting) == 1
         and all(str(o.order_id) in recorded for o in filled + resting)
         and all(recorded[str(o.order_id)].status == "closed" for o in filled)
+        and booked(exchange, key, bot, ["BTC", "SOL"])
     )
 
 
@@ -243,15 +267,17 @@ SCENARIOS = ["sell_open", "sold_not_bought", "buy_open"]
 def test_each_kill_point_was_reached(restarts):
     runs = restarts["scenarios"]
     assert all(run.kill_code == -9 for run in runs.values())
-    sell_open, sold, buy_open = (runs[name] for name in SCENARIOS)
-    assert [(o.coin, o.side) for o in sell_open.killed_with] == [("BTC", "SELL")]
-    assert sell_open.db_open_at_kill == [str(sell_open.killed_with[0].order_id)]
-    assert not [
-        o for o in sell_open.orders if o.side == "BUY" and o.order_id < sell_open.killed_with[0].order_id
-    ]
-    assert sold.killed_with == [] and sold.db_open_at_kill == []
-    assert [(o.coin, o.side) for o in buy_open.killed_with] == [("ETH", "BUY")]
-    assert buy_open.db_open_at_kill == [str(buy_open.killed_with[0].order_id)]
+    assert {name: run.at_kill for name, run in runs.items()} == {
+        "sell_open": [("BTC", "SELL", "open")],  # the buys wait for the sale
+        "sold_not_bought": [("ETH", "SELL", "FILLED"), ("SOL", "SELL", "FILLED")],
+        "buy_open": [("BTC", "SELL", "FILLED"), ("ETH", "BUY", "open"), ("SOL", "BUY", "FILLED")],
+    }
+    # freqtrade had recorded the open order before the kill
+    for run in runs.values():
+        assert run.db_open_at_kill == [str(o.order_id) for o in run.killed_with]
+
+
+SOLD = {"sell_open": {"BTC"}, "sold_not_bought": {"ETH", "SOL"}, "buy_open": {"BTC"}}
 
 
 @pytest.mark.parametrize("name", SCENARIOS)
@@ -260,12 +286,13 @@ def test_no_order_is_duplicated(restarts, name):
     # the restarted bot left the open order alone: nothing new while it was open
     assert run.orders_while_open == []
     assert {o.status for o in run.orders} == {"FILLED"}, "nothing cancelled, replaced or expired"
-    sides = [(o.coin, o.side) for o in run.orders]
-    assert len(sides) == len(set(sides)), f"one order per coin and side: {sides}"
-    sold = {c for c, s in sides if s == "SELL"}
-    bought = {c for c, s in sides if s == "BUY"}
-    assert sold == {c for c in COINS if run.targets[c] < (START if run.targets is SHIFTED else SHIFTED)[c]}
-    assert bought == set(COINS) - sold
+    first = {}
+    for order in run.orders:
+        if (order.coin, order.side) in first:  # a second order only to spend cash the first left
+            assert run.tags[order.order_id].startswith("completion:"), (order, run.tags)
+        first.setdefault((order.coin, order.side), order)
+    assert {c for c, side in first if side == "SELL"} == SOLD[name]
+    assert {c for c, side in first if side == "BUY"} == set(COINS) - SOLD[name]
 
 
 @pytest.mark.parametrize("name", SCENARIOS)
