@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,9 +29,11 @@ from freqtrade.persistence import PairLocks, Trade
 from freqtrade.strategy import IStrategy
 from pandas import DataFrame
 
-from freqtrade_smartfolio.config import check_against_exchange, parse_settings
+from freqtrade_smartfolio.adapter import funding
+from freqtrade_smartfolio.config import check_against_exchange, exchange_min_order, parse_settings
 from freqtrade_smartfolio.portfolio.allocation import allocate_from_prices
 from freqtrade_smartfolio.portfolio.exits import check_exit
+from freqtrade_smartfolio.portfolio.funding import plan_funding
 from freqtrade_smartfolio.portfolio.plan import (
     CoinRules,
     PlannedOrder,
@@ -48,6 +51,20 @@ logger = logging.getLogger(__name__)
 ENTRY_TAG = "initial allocation"
 HALT_REASONS = ("take_profit:", "stop_loss:")
 HALT_LOCK = timedelta(days=3650)
+# Dry-run/live: how often an order freqtrade could not place (the exchange refused it or failed) is
+# handed to it again within a candle before the plan gives it up.
+MAX_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class InFlight:
+    """An order of a trade whose outcome the strategy waits for (dry-run/live): the trade had
+    ``orders_before`` orders before it; ``handed`` when this plan handed it to freqtrade, else it was
+    found open when planning (e.g. after a restart)."""
+
+    orders_before: int
+    side: str
+    handed: bool
 
 
 class TradeView:
@@ -119,7 +136,8 @@ class PriceBook:
 
 
 def removed_coin_sales(open_trades: dict[str, Any], pairs: tuple[str, ...]) -> dict[str, PlannedOrder]:
-    """Full sales of open positions in coins no longer in the portfolio (after a config reload)."""
+    """Full sales of open positions in coins no longer in the portfolio (after a config reload), or
+    taken over from the account only to fund the investment (``use_held_coins``)."""
     return {
         pair: PlannedOrder(
             pair.split("/")[0],
@@ -127,7 +145,9 @@ def removed_coin_sales(open_trades: dict[str, Any], pairs: tuple[str, ...]) -> d
             float(trade.amount),
             0.0,
             0.0,
-            f"removed from the portfolio | sell {pair}",
+            f"funding: sell held {pair.split('/')[0]}"
+            if getattr(trade, "enter_tag", None) == funding.HELD_TAG
+            else f"removed from the portfolio | sell {pair}",
         )
         for pair, trade in open_trades.items()
         if pair not in pairs and trade.amount > 0
@@ -190,6 +210,11 @@ class SmartPortfolio(IStrategy):
         self.fee = 0.001
         self.pending: dict[str, PlannedOrder] = {}
         self.incomplete = False
+        # Dry-run/live: orders handed to freqtrade (or found open) whose outcome is not known yet,
+        # how often each pending order was handed out, and the candle of the last replan.
+        self.in_flight: dict[str, InFlight] = {}
+        self.attempts: dict[str, int] = {}
+        self.replanned_candle: datetime | None = None
         self.last_schedule_tick: datetime | None = None
         self.last_planned_candle: datetime | None = None
         self._last_skip_message = ""
@@ -197,6 +222,12 @@ class SmartPortfolio(IStrategy):
         self.halted: str | None = None
         # Dry-run/live status for FreqUI and `smartfolio status`: weight (percent) per pair and candle.
         self.weight_history: dict[str, dict[int, float]] = {pair: {} for pair in self.pairs}
+        # use_held_coins: the user's dry-run wallet as configured (before the take-over correction),
+        # whether the take-over is still to do, and the rebalance it triggers.
+        wallet = config.get("dry_run_wallet")
+        self.configured_wallet = dict(wallet) if isinstance(wallet, dict) else None
+        self.takeover_due = False
+        self.funded: Trigger | None = None
 
     # ------------------------------------------------------------------ start
     @property
@@ -217,6 +248,11 @@ class SmartPortfolio(IStrategy):
         )
         self.fee = self._exchange_fee()
         self.halted = self._halt_lock_reason()
+        if not self.is_backtest:
+            funding.correct_dry_run_wallet(self.config, self.configured_wallet, self.settings.stake_currency)
+            if self.wallets:
+                self.wallets.update()
+            self.takeover_due = self.settings.held_coins is not None and not funding.takeover_orders()
         # After a restart (or /reload_config) the schedule counts from the last scheduled rebalance.
         self.last_schedule_tick = self._last_tagged_order_time(("schedule:", ENTRY_TAG, "initial:"))
         logger.info(
@@ -235,6 +271,13 @@ class SmartPortfolio(IStrategy):
             return None
         for lock in PairLocks.get_pair_locks("*"):
             if (lock.reason or "").startswith(HALT_REASONS):
+                # Say so: with every slot taken (keep_coins) freqtrade logs nothing about the lock.
+                logger.info(
+                    "SmartPortfolio halted since %s by %s: no rebalancing while this global lock is "
+                    "active (to resume: change the take_profit/stop_loss, delete the lock, /reload_config).",
+                    f"{lock.lock_time:%Y-%m-%d %H:%M:%S} UTC",
+                    lock.reason,
+                )
                 return lock.reason
         return None
 
@@ -287,6 +330,9 @@ class SmartPortfolio(IStrategy):
         keys = dates.astype(np.int64).tolist()
         dataframe["sf_weight"] = [history.get(k, np.nan) for k in keys]
         dataframe["sf_target"] = self.targets.percent(coin)
+        # the capital the portfolio manages: its cash is this plus realised profit less its trades,
+        # not the account's whole free balance (see _cash)
+        dataframe["sf_investment"] = self.settings.investment
 
     def _tick_size(self, pair: str) -> float:
         market = self.dp.market(pair) if self.dp else None
@@ -311,8 +357,12 @@ class SmartPortfolio(IStrategy):
 
     def bot_loop_start(self, current_time: datetime, **kwargs) -> None:
         candle = self.last_closed_candle(current_time)
+        if self.in_flight and not self.is_backtest:
+            self._settle(candle)
         if candle == self.last_planned_candle:
             self._switch_adjustment()
+            return
+        if self.takeover_due and not self._take_over_held_coins(candle, current_time):
             return
         open_trades = {t.pair: t for t in Trade.get_trades_proxy(is_open=True)}
         for trade in open_trades.values():
@@ -322,6 +372,8 @@ class SmartPortfolio(IStrategy):
             return
         self.last_planned_candle = candle
         self.pending = removed_coin_sales(open_trades, self.pairs)
+        if not self.is_backtest:
+            self._watch_open_orders(open_trades)
         if not self.is_backtest:
             self._record_weights(state, candle)
         if self.halted is None:
@@ -389,6 +441,89 @@ class SmartPortfolio(IStrategy):
     def _switch_adjustment(self) -> None:
         self.position_adjustment_enable = bool(self.pending)
 
+    # ------------------------------------------------------------------ orders in flight (dry-run/live)
+    def _watch_open_orders(self, open_trades: dict[str, Any]) -> None:
+        """A new plan: forget the last plan's hand-outs and watch the orders still open (the plan
+        counts them as done, see :meth:`_portfolio_state`)."""
+        self.attempts = {}
+        self.in_flight = {}
+        for pair, trade in open_trades.items():
+            orders = list(trade.orders)
+            for index, order in enumerate(orders):
+                if order.ft_is_open and order.ft_order_side != "stoploss":
+                    self.in_flight[pair] = InFlight(index, order.ft_order_side, handed=False)
+                    break
+
+    def _settle(self, candle: datetime) -> None:
+        """What became of the orders handed to freqtrade (or found open) on earlier loops.
+
+        An order that left the exchange's book is done: its pending entry goes. One freqtrade did not
+        place (its ``create_order`` raised: timeout, 5xx, 429, a rejection; freqtrade does not retry
+        order creation itself) is handed out again on the next loop, up to ``MAX_ATTEMPTS`` times, as
+        freqtrade would re-enter on a signal that still stands. A sale that ended without any fill
+        (cancelled after ``unfilledtimeout``, expired) voids the plan's buys: the plan is made again
+        from the holdings now, once per candle.
+        """
+        trades = {t.pair: t for t in Trade.get_trades_proxy(is_open=True)}
+        sold_nothing = False
+        for pair, flight in list(self.in_flight.items()):
+            trade = trades.get(pair)
+            if trade is not None and trade.has_open_orders:
+                continue  # still working on the exchange
+            del self.in_flight[pair]
+            new_orders = list(trade.orders)[flight.orders_before :] if trade is not None else []
+            # a trade that is gone was sold in full; one that never appeared was never bought
+            placed = bool(new_orders) or (trade is None and flight.side == "sell")
+            order = self.pending.get(pair)
+            if placed:
+                if new_orders and flight.side == "sell" and not any(o.safe_filled for o in new_orders):
+                    sold_nothing = True
+                if flight.handed and order is not None:
+                    del self.pending[pair]
+                    self.attempts.pop(pair, None)
+                continue
+            if order is not None and self.attempts.get(pair, 0) >= MAX_ATTEMPTS:
+                logger.warning(
+                    "%s %s: freqtrade could not place it in %d attempts (see the exchange errors above); "
+                    "the plan gives it up until the next candle.",
+                    order.side.capitalize(),
+                    pair,
+                    MAX_ATTEMPTS,
+                )
+                del self.pending[pair]
+                if order.side == "buy":
+                    self.incomplete = True
+        if sold_nothing:
+            # The buys counted on the sale's proceeds: drop them and plan again from what is held.
+            self.pending = {p: o for p, o in self.pending.items() if o.side == "sell"}
+            if self.replanned_candle != candle:
+                self.replanned_candle = candle
+                self.last_planned_candle = None
+                logger.info("A sale ended unfilled: planning this candle again.")
+        self._switch_adjustment()
+
+    def _sales_in_flight(self) -> bool:
+        return any(o.side == "sell" for o in self.pending.values()) or any(
+            f.side == "sell" for f in self.in_flight.values()
+        )
+
+    def _open_orders(self, trade: Any) -> tuple[float, float, float]:
+        """Open orders of ``trade`` that its amount and stake do not show yet (freqtrade books an
+        order only once it has filled): coins its open buys add (after the fee), the stake (fee
+        included) they commit, and the coins its open sells remove."""
+        bought = committed = sold = 0.0
+        for order in trade.open_orders:
+            if order.ft_order_side == trade.entry_side:
+                bought += order.safe_amount * (1 - self.fee)
+                committed += order.safe_amount * order.safe_price * (1 + self.fee)
+            else:
+                sold += order.safe_amount
+        if committed and not any(
+            o.ft_order_side == trade.entry_side and not o.ft_is_open and o.safe_filled for o in trade.orders
+        ):
+            committed = 0.0  # the first entry's stake is in trade.stake_amount from the start
+        return bought, committed, sold
+
     def _reallocate(self, candle: datetime) -> Trigger | None:
         """Smart Allocation: new target weights from the look-back window ending at ``candle`` (the
         last closed candle: no look-ahead), at start and every ``refresh``. A trigger if they changed."""
@@ -421,6 +556,10 @@ class SmartPortfolio(IStrategy):
         return Trigger(TriggerKind.ALLOCATION, reason)
 
     def _trigger(self, state: PortfolioState, current_time: datetime) -> Trigger | None:
+        if self.funded is not None:
+            funded = self.funded
+            self.funded = None
+            return funded
         if self.incomplete:
             return Trigger(TriggerKind.COMPLETION, "buys waiting for cash from sales")
         rule = self.settings.rebalance.rule
@@ -448,20 +587,118 @@ class SmartPortfolio(IStrategy):
                 return None
             prices[i] = price
         amounts = np.array([open_trades[p].amount if p in open_trades else 0.0 for p in self.pairs])
-        return PortfolioState(self.targets.coins, amounts, prices, self._cash(open_trades))
+        cash = self._cash(open_trades)
+        if not self.is_backtest:
+            # Count the orders still open as done (the planned state after them), so a new plan
+            # neither repeats them nor spends their cash twice; buys still wait for open sales.
+            for i, pair in enumerate(self.pairs):
+                trade = open_trades.get(pair)
+                if trade is not None and trade.has_open_orders:
+                    bought, _, sold = self._open_orders(trade)
+                    amounts[i] += bought - sold
+                    cash += sold * prices[i] * (1 - self.fee)
+        cash += self._proceeds_of_coins_to_sell(open_trades, candle)
+        return PortfolioState(self.targets.coins, amounts, prices, cash)
+
+    def _proceeds_of_coins_to_sell(self, open_trades: dict[str, Any], candle: datetime) -> float:
+        """Cash the plan can count on from positions outside the portfolio (removed coins, held coins
+        taken over to fund it): they are sold in full. Buys still wait for the sales' real cash."""
+        proceeds = 0.0
+        for pair, trade in open_trades.items():
+            if pair in self.pairs or trade.amount <= 0:
+                continue
+            if not self.is_backtest:
+                frame = self.dp.get_pair_dataframe(pair, self.timeframe)
+                if len(frame):
+                    self.prices.store(pair, frame)
+            price = self.prices.close_at(pair, candle) or float(trade.open_rate)
+            proceeds += float(trade.amount) * price * (1 - self.fee)
+        return proceeds
 
     def _cash(self, open_trades: dict[str, Any]) -> float:
         """Stake currency the portfolio holds: freqtrade's free stake, less the entry fees freqtrade
         has not yet charged against it (it realises them on exit)."""
         free = float(self.wallets.get_available_stake_amount()) if self.wallets else 0.0
-        if not self.is_backtest and not self.config.get("dry_run", True):
-            # Live, the account may hold more than the portfolio: its cash is the investment plus
-            # every profit realised, less what sits in its trades (freqtrade's dry-run bookkeeping).
+        if not self.is_backtest:
+            # Open buys commit stake that freqtrade adds to trade.stake_amount only once they fill:
+            # live, the exchange already holds it back from the free balance; dry-run, it does not.
+            committed = sum(self._open_orders(t)[1] for t in open_trades.values() if t.has_open_orders)
+            if self.config.get("dry_run", True):
+                free -= committed
+            # Live, the account may hold more than the portfolio (in dry-run too, when held coins
+            # fund part of the investment): its cash is the investment plus every profit realised,
+            # less what sits in its trades (freqtrade's dry-run bookkeeping).
             realised = Trade.get_total_closed_profit() + sum(t.realized_profit for t in open_trades.values())
             in_trades = sum(t.stake_amount for t in open_trades.values())
-            free = min(free, self.settings.investment + realised - in_trades)
+            free = min(free, self.settings.investment + realised - in_trades - committed)
         unpaid_entry_fees = sum(t.open_trade_value - t.stake_amount for t in open_trades.values())
         return max(free - unpaid_entry_fees, 0.0)
+
+    def _take_over_held_coins(self, candle: datetime, current_time: datetime) -> bool:
+        """``use_held_coins``: take the listed coins on the account over as positions (once, on the
+        first loop with prices). False while a price is missing (tried again next loop)."""
+        assert self.settings.held_coins is not None
+        stake = self.settings.stake_currency
+        listed = self.settings.held_coins
+        pairs = [f"{coin}/{stake}" for coin in listed]
+        markets = {pair: self.dp.market(pair) or {} for pair in pairs}
+        prices: dict[str, float] = {}
+        for coin, pair in zip(listed, pairs, strict=True):
+            frame = self.dp.get_pair_dataframe(pair, self.timeframe)
+            if len(frame):
+                self.prices.store(pair, frame)
+            price = self.prices.close_at(pair, candle)
+            if price is None and pair not in self.pairs:  # not traded: no candles, ask the ticker
+                price = (self.dp.ticker(pair) or {}).get("last")
+            if not price:
+                logger.info("Taking over held coins waits for a %s price.", pair)
+                return False
+            prices[coin] = float(price)
+        steps, min_values = {}, {}
+        for coin, pair in zip(listed, pairs, strict=True):
+            limits = markets[pair].get("limits", {})
+            steps[coin] = float(markets[pair].get("precision", {}).get("amount") or 0.0)
+            exchange_min = exchange_min_order(
+                limits.get("cost", {}).get("min"), limits.get("amount", {}).get("min"), prices[coin]
+            )
+            min_values[coin] = max(self.settings.min_trade, exchange_min)
+        held = {coin: float(self.wallets.get_free(coin)) for coin in listed} if self.wallets else {}
+        plan = plan_funding(
+            held, prices, self.targets, self.settings.investment, listed, steps=steps, min_values=min_values
+        )
+        self.takeover_due = False
+        for note in plan.notes:
+            logger.info("Taking over held coins: %s", note)
+        if not plan.takeovers:
+            return True
+        stake_free = float(self.wallets.get_free(stake)) if self.wallets else 0.0
+        if stake_free + 1e-9 < plan.stake_needed:
+            logger.warning(
+                "The investment needs %.2f %s besides the held coins, the account has %.2f free: the "
+                "portfolio starts smaller than configured.",
+                plan.stake_needed,
+                stake,
+                stake_free,
+            )
+        funding.record_takeover(
+            plan,
+            stake=stake,
+            now=current_time,
+            strategy=self.get_strategy_name(),
+            exchange=self.config["exchange"]["name"],
+            timeframe_minutes=timeframe_to_seconds(self.timeframe) // 60,
+            fee=self.fee,
+            markets=markets,
+            precision_mode=getattr(self.dp._exchange, "precisionMode", None),
+        )
+        funding.correct_dry_run_wallet(self.config, self.configured_wallet, stake)
+        if self.wallets:
+            self.wallets.update()
+        message = f"SmartPortfolio {plan.summary()}"
+        logger.info(message)
+        self.dp.send_msg(message, always_send=True)
+        self.funded = Trigger(TriggerKind.INITIAL, "funded with held coins: rebalance to target")
+        return True
 
     def _log_skip(self, plan: RebalancePlan) -> None:
         message = f"Rebalance ({plan.trigger.label}) skipped: " + "; ".join(
@@ -488,6 +725,13 @@ class SmartPortfolio(IStrategy):
         order = self.pending.get(pair)
         if order is None or order.side != "buy":
             return 0.0
+        if not self.is_backtest:
+            if pair in self.in_flight:
+                return 0.0
+            # kept pending until the trade shows the order (see _settle)
+            self.attempts[pair] = self.attempts.get(pair, 0) + 1
+            self.in_flight[pair] = InFlight(0, "buy", handed=True)
+            return order.value
         del self.pending[pair]
         self._switch_adjustment()
         return order.value
@@ -509,12 +753,19 @@ class SmartPortfolio(IStrategy):
         order = self.pending.get(trade.pair)
         if order is None:
             return None
-        sales_first = any(o.side == "sell" for o in self.pending.values())
-        if order.side == "buy" and sales_first and not self.is_backtest:
-            # Dry-run/live: this rebalance's sales come first (freqtrade visits trades in id order);
-            # the buy stays pending and is placed on a later loop of the same candle.
-            return None
-        del self.pending[trade.pair]
+        if self.is_backtest:
+            del self.pending[trade.pair]
+        else:
+            if trade.pair in self.in_flight or trade.has_open_orders:
+                # Its last order is still working: wait (freqtrade would cancel and replace it).
+                return None
+            if order.side == "buy" and self._sales_in_flight():
+                # This rebalance's sales come first and fill first (freqtrade visits trades in id
+                # order): the buy stays pending and is placed on a later loop of the same candle.
+                return None
+            # kept pending until the trade shows the order (see _settle)
+            self.attempts[trade.pair] = self.attempts.get(trade.pair, 0) + 1
+            self.in_flight[trade.pair] = InFlight(len(trade.orders), order.side, handed=True)
         if order.side == "sell":
             # freqtrade turns a negative stake into an amount with trade.amount / trade.stake_amount
             # and truncates it to the lot size: nudge up so float error cannot drop one lot.
@@ -537,5 +788,7 @@ class SmartPortfolio(IStrategy):
                 order.value,
                 affordable,
             )
+            self.pending.pop(trade.pair, None)
+            self.in_flight.pop(trade.pair, None)
             return None
         return stake, order.tag
