@@ -45,6 +45,8 @@ SECTIONS = st.fixed_dictionaries(
         "take_profit": NUMBERISH,
         "stop_loss": NUMBERISH,
         "on_exit": st.one_of(st.sampled_from(["sell_all", "keep_coins"]), ANY),
+        "use_held_coins": st.one_of(st.booleans(), st.lists(st.sampled_from(COINS), max_size=4), ANY),
+        "confirm_risk": st.one_of(st.booleans(), ANY),
         "typo": ANY,
     },
 )
@@ -72,7 +74,9 @@ def near_valid_sections(draw):
         section["take_profit"] = draw(st.floats(1, 500))
         section["stop_loss"] = draw(st.floats(1, 99))
     if draw(st.booleans()):
-        key = draw(st.sampled_from([*sorted(section), "min_trade", "on_exit"]))
+        key = draw(
+            st.sampled_from([*sorted(section), "min_trade", "on_exit", "use_held_coins", "confirm_risk"])
+        )
         section[key] = draw(ANY)
     return section
 
