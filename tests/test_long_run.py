@@ -1,0 +1,66 @@
+"""Long run, CI variant: two simulated days of real 5m candles on 10 coins (proportional, 0.5 pp band) through
+``freqtrade trade --dry-run`` on the offline exchange, about two minutes of wall time. Loop time, CPU per loop
+and memory must stay flat while the trades gather orders. The full month is ``benchmarks/long_run.py``
+(docs/reliability.md, "Long run"); this test runs the same code.
+
+Pace: freqtrade's timeframe is 1m (its minimum) and the replay speed 1440, so each served 1m candle is one
+data day (288 real 5m candles) and the strategy checks once per wall minute; freqtrade loops every second.
+On 2024-03-04 and -05 the coins' weights drifted about 1.4 points apart in a day (the band is 0.5), so
+the checks after the initial allocation rebalance.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
+REPO = Path(__file__).resolve().parent.parent
+COINS = ("BTC", "ETH", "SOL", "XRP", "DOGE", "LINK", "AVAX", "LTC", "UNI", "AAVE")
+
+
+def _long_run_module():
+    spec = importlib.util.spec_from_file_location("long_run", REPO / "benchmarks" / "long_run.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["long_run"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def run(require_data, tmp_path_factory):
+    long_run = _long_run_module()
+    datadir = require_data([f"{coin}_USDT-5m.feather" for coin in COINS])
+    settings = long_run.LongRunSettings(
+        days=2, coins=COINS, speed=1440, start="2024-03-04T00:00", threshold=0.5, sample_secs=2
+    )
+    result = long_run.run_long(settings, tmp_path_factory.mktemp("long_run"), datadir=datadir)
+    print(long_run.format_summary(result, long_run.machine_info()))
+    return result
+
+
+def test_the_bot_ran_cleanly_and_rebalanced(run):
+    assert run.exit_code in (0, 130), f"freqtrade did not stop cleanly (exit code {run.exit_code})"
+    assert run.tracebacks == 0, f"Traceback in freqtrade's log, see {run.workdir}"
+    assert run.simulated_days >= 2
+    assert run.plans >= 2, "no rebalance after the initial allocation"  # initial + at least one threshold
+    assert run.orders > len(COINS)
+    assert run.rebalances >= 2
+    assert len(run.loops) >= 90  # about one loop a second for two minutes
+
+
+def test_loop_time_stays_flat(run):
+    first, last = run.loop_median(0), run.loop_median(3)
+    assert last <= 2 * first, f"median loop time grew from {first * 1000:.1f} to {last * 1000:.1f} ms"
+    first, last = run.cpu_median(0), run.cpu_median(3)
+    assert last <= 2 * first + 0.01, f"CPU per loop grew from {first * 1000:.1f} to {last * 1000:.1f} ms"
+
+
+def test_memory_stays_flat(run):
+    growth = run.rss_median(3) - run.rss_median(0)
+    assert growth <= 25, f"freqtrade's RSS grew by {growth:.1f} MiB in two simulated days"
