@@ -476,6 +476,16 @@ def exchange_min_order(min_cost: float | None, min_amount: float | None, price: 
     return max(limits) if limits else 0.0
 
 
+def market_min_order(market: Mapping[str, Any], price: float, min_trade: float) -> float:
+    """The minimum order value on a ccxt ``market`` at ``price``: the user's ``min_trade`` or what the
+    exchange and freqtrade accept (:func:`exchange_min_order`), whichever is larger."""
+    limits = market.get("limits") or {}
+    exchange_min = exchange_min_order(
+        (limits.get("cost") or {}).get("min"), (limits.get("amount") or {}).get("min"), price
+    )
+    return max(min_trade, exchange_min)
+
+
 def minimum_investment(targets: Targets, min_orders: Mapping[str, float]) -> float:
     """Smallest investment at which every coin's share is worth MIN_INVESTMENT_HEADROOM minimum orders."""
     return max(
@@ -502,14 +512,7 @@ def check_against_exchange(
                 "remove the coin or pick one the exchange lists"
             )
             continue
-        limits = market.get("limits", {})
-        price = prices.get(coin)
-        ex_min = exchange_min_order(
-            (limits.get("cost") or {}).get("min"),
-            (limits.get("amount") or {}).get("min"),
-            price or 0.0,
-        )
-        min_orders[coin] = max(settings.min_trade, ex_min)
+        min_orders[coin] = market_min_order(market, prices.get(coin) or 0.0, settings.min_trade)
     if not problems:
         needed = minimum_investment(settings.targets, min_orders)
         if settings.investment < needed:

@@ -30,7 +30,7 @@ from freqtrade.strategy import IStrategy
 from pandas import DataFrame
 
 from freqtrade_smartfolio.adapter import funding
-from freqtrade_smartfolio.config import check_against_exchange, exchange_min_order, parse_settings
+from freqtrade_smartfolio.config import check_against_exchange, market_min_order, parse_settings
 from freqtrade_smartfolio.portfolio.allocation import allocate_from_prices
 from freqtrade_smartfolio.portfolio.exits import check_exit
 from freqtrade_smartfolio.portfolio.funding import plan_funding
@@ -609,13 +609,18 @@ class SmartPortfolio(IStrategy):
         for pair, trade in open_trades.items():
             if pair in self.pairs or trade.amount <= 0:
                 continue
-            if not self.is_backtest:
-                frame = self.dp.get_pair_dataframe(pair, self.timeframe)
-                if len(frame):
-                    self.prices.store(pair, frame)
-            price = self.prices.close_at(pair, candle) or float(trade.open_rate)
+            price = self._close_of(pair, candle) or float(trade.open_rate)
             proceeds += float(trade.amount) * price * (1 - self.fee)
         return proceeds
+
+    def _close_of(self, pair: str, candle: datetime) -> float | None:
+        """Close of ``candle`` for a pair outside the price book's per-candle refresh (dry-run/live:
+        read from freqtrade's candles first; None when freqtrade has none)."""
+        if not self.is_backtest:
+            frame = self.dp.get_pair_dataframe(pair, self.timeframe)
+            if len(frame):
+                self.prices.store(pair, frame)
+        return self.prices.close_at(pair, candle)
 
     def _cash(self, open_trades: dict[str, Any]) -> float:
         """Stake currency the portfolio holds: freqtrade's free stake, less the entry fees freqtrade
@@ -645,25 +650,17 @@ class SmartPortfolio(IStrategy):
         pairs = [f"{coin}/{stake}" for coin in listed]
         markets = {pair: self.dp.market(pair) or {} for pair in pairs}
         prices: dict[str, float] = {}
+        steps, min_values = {}, {}
         for coin, pair in zip(listed, pairs, strict=True):
-            frame = self.dp.get_pair_dataframe(pair, self.timeframe)
-            if len(frame):
-                self.prices.store(pair, frame)
-            price = self.prices.close_at(pair, candle)
+            price = self._close_of(pair, candle)
             if price is None and pair not in self.pairs:  # not traded: no candles, ask the ticker
                 price = (self.dp.ticker(pair) or {}).get("last")
             if not price:
                 logger.info("Taking over held coins waits for a %s price.", pair)
                 return False
             prices[coin] = float(price)
-        steps, min_values = {}, {}
-        for coin, pair in zip(listed, pairs, strict=True):
-            limits = markets[pair].get("limits", {})
-            steps[coin] = float(markets[pair].get("precision", {}).get("amount") or 0.0)
-            exchange_min = exchange_min_order(
-                limits.get("cost", {}).get("min"), limits.get("amount", {}).get("min"), prices[coin]
-            )
-            min_values[coin] = max(self.settings.min_trade, exchange_min)
+            steps[coin] = float((markets[pair].get("precision") or {}).get("amount") or 0.0)
+            min_values[coin] = market_min_order(markets[pair], prices[coin], self.settings.min_trade)
         held = {coin: float(self.wallets.get_free(coin)) for coin in listed} if self.wallets else {}
         plan = plan_funding(
             held, prices, self.targets, self.settings.investment, listed, steps=steps, min_values=min_values

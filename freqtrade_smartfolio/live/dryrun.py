@@ -42,6 +42,44 @@ def write_config(config: dict[str, Any], path: Path) -> Path:
     return path
 
 
+def freqtrade_trade_command(
+    config_path: Path, db_path: Path, userdir: Path, log_path: Path, dry_run: bool = True
+) -> list[str]:
+    """``freqtrade trade`` with SmartPortfolio's strategy path and its own database, folder and log."""
+    return [
+        sys.executable,
+        "-m",
+        "freqtrade",
+        "trade",
+        "--config",
+        str(config_path),
+        *(["--dry-run"] if dry_run else []),
+        "--db-url",
+        f"sqlite:///{db_path}",
+        "--userdir",
+        str(userdir),
+        "--strategy-path",
+        str(REPO_ROOT / "user_data" / "strategies"),
+        "--logfile",
+        str(log_path),
+    ]
+
+
+def stop_process(process: subprocess.Popen[bytes] | None, timeout: float = 30.0) -> int | None:
+    """SIGTERM, then SIGKILL after ``timeout``; the exit code (freqtrade cleans up and exits with 130
+    on SIGTERM/SIGINT)."""
+    if process is None:
+        return None
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+    return process.returncode
+
+
 class DryRunBot:
     """One dry-run bot: ``workdir`` gets ``config.json``, ``user_data/``, ``tradesv3.sqlite`` and
     ``freqtrade.log``. An api_server ``listen_port`` of 0 is replaced by a free port."""
@@ -60,23 +98,7 @@ class DryRunBot:
         self._client: BotClient | None = None
 
     def command(self) -> list[str]:
-        return [
-            sys.executable,
-            "-m",
-            "freqtrade",
-            "trade",
-            "--config",
-            str(self.config_path),
-            "--dry-run",
-            "--db-url",
-            f"sqlite:///{self.db_path}",
-            "--userdir",
-            str(self.userdir),
-            "--strategy-path",
-            str(REPO_ROOT / "user_data" / "strategies"),
-            "--logfile",
-            str(self.log_path),
-        ]
+        return freqtrade_trade_command(self.config_path, self.db_path, self.userdir, self.log_path)
 
     def start(self, timeout: float = 60.0) -> Self:
         """Write the config, start freqtrade and wait until its REST API answers /ping."""
@@ -140,18 +162,8 @@ class DryRunBot:
             time.sleep(interval)
 
     def stop(self, timeout: float = 30.0) -> int | None:
-        """SIGTERM, then SIGKILL after ``timeout``; the exit code (freqtrade cleans up and exits with
-        130 on SIGTERM/SIGINT)."""
-        if self.process is None:
-            return None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-        return self.process.returncode
+        """SIGTERM, then SIGKILL after ``timeout``: see :func:`stop_process`."""
+        return stop_process(self.process, timeout)
 
     def __enter__(self) -> Self:
         return self.start()

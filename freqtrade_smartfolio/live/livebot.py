@@ -13,13 +13,10 @@ Every start of one ``workdir`` shares its sqlite database, as a restarted deploy
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,7 +24,7 @@ from pathlib import Path
 from typing import Any, Self, TypeVar
 
 from freqtrade_smartfolio.exchange.account import AccountStore, Order
-from freqtrade_smartfolio.marketdata import REPO_ROOT
+from freqtrade_smartfolio.live.dryrun import freqtrade_trade_command, stop_process, write_config
 
 T = TypeVar("T")
 
@@ -43,28 +40,12 @@ class LiveBot:
         self.process: subprocess.Popen[bytes] | None = None
 
     def command(self) -> list[str]:
-        return [
-            sys.executable,
-            "-m",
-            "freqtrade",
-            "trade",
-            "--config",
-            str(self.config_path),
-            "--db-url",
-            f"sqlite:///{self.db_path}",
-            "--userdir",
-            str(self.workdir / "user_data"),
-            "--strategy-path",
-            str(REPO_ROOT / "user_data" / "strategies"),
-            "--logfile",
-            str(self.log_path),
-        ]
+        userdir = self.workdir / "user_data"
+        return freqtrade_trade_command(self.config_path, self.db_path, userdir, self.log_path, dry_run=False)
 
     def start(self) -> Self:
         (self.workdir / "user_data").mkdir(exist_ok=True)
-        fd = os.open(self.config_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # holds the API key
-        with os.fdopen(fd, "w") as file:
-            json.dump(self.config, file, indent=1)
+        write_config(self.config, self.config_path)  # owner-only: it holds the API key
         with open(self.log_path.with_suffix(".out"), "wb") as out:
             self.process = subprocess.Popen(
                 self.command(),
@@ -111,16 +92,7 @@ class LiveBot:
 
     def stop(self) -> int | None:
         """SIGTERM: freqtrade cleans up and exits with 130 (its code for an interrupt)."""
-        if self.process is None:
-            return None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-        return self.process.returncode
+        return stop_process(self.process)
 
     def kill(self) -> int | None:
         """SIGKILL: the process dies at once, mid-loop, with no clean-up (returns -9)."""
