@@ -15,6 +15,7 @@ Example::
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections.abc import Mapping
@@ -25,6 +26,8 @@ from freqtrade_smartfolio.portfolio.durations import parse_minutes
 from freqtrade_smartfolio.portfolio.exits import PortfolioExitRule
 from freqtrade_smartfolio.portfolio.plan import RebalanceRule
 from freqtrade_smartfolio.portfolio.targets import WEIGHT_SUM_TOLERANCE, Targets
+
+logger = logging.getLogger(__name__)
 
 SECTION = "smartfolio"
 MODES = ("proportional", "scheduled", "both")
@@ -529,4 +532,54 @@ def check_against_exchange(
             )
     if problems:
         raise ConfigError(problems)
+    for line in band_below_min_order_warnings(settings, min_orders):
+        logger.warning(line)
     return min_orders
+
+
+def band_widths(settings: SmartfolioSettings) -> dict[str, float]:
+    """Each coin's band in stake currency at the configured investment: how far its value may drift
+    from target before the band trigger fires (``threshold * investment`` for an absolute band,
+    ``threshold * target weight * investment`` for a relative one). Empty without a threshold."""
+    threshold = settings.rebalance.threshold_percent
+    if threshold is None:
+        return {}
+    fraction = threshold / 100.0
+    return {
+        coin: fraction * (weight if settings.rebalance.relative else 1.0) * settings.investment
+        for coin, weight in zip(settings.targets.coins, settings.targets.weights, strict=True)
+    }
+
+
+def band_below_min_order_warnings(settings: SmartfolioSettings, min_orders: Mapping[str, float]) -> list[str]:
+    """One warning line per coin whose band (:func:`band_widths`) is below its minimum order.
+
+    Such a coin leaves its band on drifts too small to trade: the band trigger fires on almost every
+    candle with an empty plan. Each line names the coin, both amounts and the two fixes (the smallest
+    threshold, and the smallest investment, at which the band is worth one minimum order).
+    """
+    stake = settings.stake_currency
+    relative = settings.rebalance.relative
+    band_name = "relative" if relative else "absolute"
+    widths = band_widths(settings)
+    lines = []
+    for coin, weight in zip(settings.targets.coins, settings.targets.weights, strict=True):
+        width = widths.get(coin)
+        min_order = min_orders.get(coin)
+        if width is None or min_order is None or width >= min_order or weight <= 0:
+            continue
+        share = weight if relative else 1.0
+        threshold_needed = 100.0 * min_order / (share * settings.investment)
+        investment_needed = min_order / ((settings.rebalance.threshold_percent or 0.0) / 100.0 * share)
+        threshold_fix = math.ceil(threshold_needed * 100) / 100
+        fixes = [f"invest at least {math.ceil(investment_needed):,} {stake}"]
+        if threshold_fix <= MAX_THRESHOLD_PERCENT:
+            fixes.insert(0, f"widen {_field('rebalance.threshold')} to at least {threshold_fix:g}")
+        lines.append(
+            f"{_field('portfolio')}.{coin}: its {band_name} band of "
+            f"{settings.rebalance.threshold_percent:g}% is {width:,.2f} {stake} at an investment of "
+            f"{settings.investment:,.2f} {stake}, below its minimum order of {min_order:,.2f} {stake}: "
+            f"the band will be crossed by drifts too small to trade, so rebalances on the band often "
+            f"plan nothing for it; {' or '.join(fixes)}"
+        )
+    return lines
