@@ -28,6 +28,7 @@ from freqtrade_smartfolio.adapter.records import (
 )
 from freqtrade_smartfolio.marketdata import REPO_ROOT, load_closes
 from freqtrade_smartfolio.portfolio import ledger, stats
+from freqtrade_smartfolio.portfolio.durations import parse_minutes
 
 STRATEGY_PATH = REPO_ROOT / "user_data" / "strategies"
 INITIAL_TAG = "initial allocation"
@@ -155,7 +156,11 @@ def run_backtest(
 
 @dataclass(frozen=True)
 class PortfolioReport:
-    """The figures the demo prints, for the strategy and for buy-and-hold."""
+    """The figures the demo prints, for the strategy and for buy-and-hold.
+
+    One window, ``start`` to ``end`` (freqtrade's backtest window): both curves start at ``start``
+    and end at ``end``, on the same candles, and every statistic is computed on them.
+    """
 
     start: pd.Timestamp
     end: pd.Timestamp
@@ -169,6 +174,8 @@ class PortfolioReport:
     hold_stats: dict[str, float]
     equity: pd.Series
     hold_equity: pd.Series
+    # Coins without candles for part of the window, e.g. "ETHFI: no candles before 2024-03-18 12:00".
+    coverage: tuple[str, ...] = ()
 
 
 def rebalance_times(orders: pd.DataFrame) -> pd.DatetimeIndex:
@@ -177,25 +184,77 @@ def rebalance_times(orders: pd.DataFrame) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(sorted(set(orders.loc[mask, "time"])))
 
 
+def window_prices(
+    closes: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, step: pd.Timedelta
+) -> pd.DataFrame:
+    """Prices to value a portfolio on every candle from ``start`` (inclusive) to ``end`` (exclusive).
+
+    ``closes`` may miss candles (an outer join: NaN, or absent dates). A coin is valued at its last
+    known close where it has none (its data ended, or a gap), and at 0 before its first candle (it
+    cannot be held then). The grid is every ``step`` from ``start``: no candle of the window is
+    dropped because one coin has none.
+    """
+    grid = pd.date_range(start, end, freq=step, inclusive="left")
+    if len(grid) == 0:
+        raise ValueError(f"window_prices: no candle between {start} and {end}")
+    known = closes.sort_index()
+    known = known[known.index < end]
+    # The last close at or before each candle, including closes before the window starts.
+    prices = known.reindex(known.index.union(grid)).ffill().reindex(grid)
+    return prices.fillna(0.0)
+
+
+def coverage_notes(
+    closes: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, step: pd.Timedelta
+) -> list[str]:
+    """One line per coin whose candles do not cover the window ``start``..``end``."""
+    notes = []
+    for coin in closes.columns:
+        dates = closes[coin].dropna().index
+        dates = dates[(dates >= start) & (dates < end)]
+        if len(dates) == 0:
+            notes.append(f"{coin}: no candles in the window")
+            continue
+        parts = []
+        if dates[0] > start:
+            parts.append(f"no candles before {dates[0]:%Y-%m-%d %H:%M}")
+        if dates[-1] < end - step:
+            parts.append(f"no candles after {dates[-1]:%Y-%m-%d %H:%M} (valued at that close from then on)")
+        if parts:
+            notes.append(f"{coin}: {', '.join(parts)}")
+    return notes
+
+
 def summarize_run(run: BacktestRun, datadir: Path, timeframe: str) -> PortfolioReport:
-    """Value the run at every candle from its orders, and buy-and-hold of the same initial fills."""
+    """Value the run at every candle from its orders, and buy-and-hold of the same initial fills.
+
+    Both curves cover freqtrade's whole backtest window, ``backtest_start`` to ``backtest_end``, one
+    point per candle (the value at its close, indexed by its open time, as freqtrade dates candles)
+    and a last point at ``backtest_end`` after the final sale. Coins without candles for part of
+    the window are valued by :func:`window_prices`.
+    """
     result = run.result
     start_cash = float(result["starting_balance"])
     coins = sorted(set(run.orders["coin"]))
     start = pd.Timestamp(result["backtest_start"], tz="UTC")
     end = pd.Timestamp(result["backtest_end"], tz="UTC")
-    closes = load_closes(coins, timeframe, start=start, end=end, datadir=datadir)
-    live = run.orders[run.orders["tag"] != "force_exit"]
+    step = pd.Timedelta(minutes=parse_minutes(timeframe, "timeframe"))
+    known = load_closes(coins, timeframe, end=end, datadir=datadir, join="outer")
+    closes = window_prices(known, start, end, step)
+    # freqtrade ends by selling everything at the candle at `end`: both curves end there, buy-and-hold
+    # selling its initial fills at the same prices and fee. A force exit before `end` (a coin whose
+    # candles ended) is an ordinary sale of the run.
+    final_exit = (run.orders["tag"] == "force_exit") & (run.orders["time"] >= end)
+    live = run.orders[~final_exit]
     equity = ledger.rebuild(live, closes, start_cash)["value"]
-    # freqtrade ends by selling everything at the open of the candle at `end`: both curves end there,
-    # buy-and-hold selling its initial fills at the same prices and fee.
-    exits = run.orders[run.orders["tag"] == "force_exit"]
-    exit_prices = exits.groupby("coin")["price"].last()
+    exit_prices = run.orders[run.orders["tag"] == "force_exit"].groupby("coin")["price"].last()
+    # A coin the run no longer held at the end is sold by buy-and-hold at its last close.
+    exit_prices = exit_prices.reindex(coins).fillna(closes.iloc[-1])
     initial = run.orders[run.orders["tag"] == INITIAL_TAG]
     hold = ledger.rebuild(initial, closes, start_cash)
     fee_rate = float(result["trades"][0]["fee_close"]) if result["trades"] else 0.0
     held = hold[coins].iloc[-1]
-    hold_final = float(hold["cash"].iloc[-1] + (held * exit_prices.reindex(coins)).sum() * (1 - fee_rate))
+    hold_final = float(hold["cash"].iloc[-1] + (held * exit_prices).sum() * (1 - fee_rate))
     final_value = ledger.final_cash(run.orders, start_cash)
     equity = pd.concat([equity, pd.Series([final_value], index=[end])])
     hold_equity = pd.concat([hold["value"], pd.Series([hold_final], index=[end])])
@@ -212,6 +271,7 @@ def summarize_run(run: BacktestRun, datadir: Path, timeframe: str) -> PortfolioR
         hold_stats=stats.summarize(hold_equity),
         equity=equity,
         hold_equity=hold_equity,
+        coverage=tuple(coverage_notes(known, start, end, step)),
     )
 
 
@@ -234,10 +294,17 @@ def format_report(report: PortfolioReport, stake: str = "USDT") -> str:
     lines = [f"{a:<{width[0]}}  {b:>{width[1]}}  {c:>{width[2]}}" for a, b, c in rows]
     lines.insert(1, "-" * (sum(width) + 4))
     check = abs(report.final_value / report.freqtrade_final_balance - 1)
+    days = (report.end - report.start) / pd.Timedelta(days=1)
     lines.append(
-        f"\nPeriod {report.start:%Y-%m-%d} -> {report.end:%Y-%m-%d}, "
-        f"investment {report.investment:,.2f} {stake}."
-        f"\nFinal value rebuilt from the orders: {report.final_value:,.2f}; freqtrade's final balance: "
+        f"\nPeriod {_when(report.start)} -> {_when(report.end)} ({days:,.0f} days), "
+        f"investment {report.investment:,.2f} {stake}; every figure above is over this period."
+        + "".join(f"\n  {note}" for note in report.coverage)
+        + f"\nFinal value rebuilt from the orders: {report.final_value:,.2f}; freqtrade's final balance: "
         f"{report.freqtrade_final_balance:,.2f} (difference {check:.2e})."
     )
     return "\n".join(lines)
+
+
+def _when(stamp: pd.Timestamp) -> str:
+    """A date, with the time when it is not midnight."""
+    return f"{stamp:%Y-%m-%d}" if stamp == stamp.normalize() else f"{stamp:%Y-%m-%d %H:%M}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Literal
 
 import pandas as pd
 
@@ -74,9 +75,12 @@ def load_closes(
     end: str | pd.Timestamp | None = None,
     datadir: Path | None = None,
     field: str = "close",
+    join: Literal["inner", "outer"] = "inner",
 ) -> pd.DataFrame:
     """A date x coin matrix of one price field on the dates every coin shares (inner join).
 
+    With ``join="outer"``: on the dates any coin has, NaN where a coin has no candle (before its
+    listing, after its data ends, in its gaps).
     The last candle of each file may still have been open when downloaded: it is dropped.
     ``start`` is inclusive and ``end`` exclusive, both UTC.
     """
@@ -84,7 +88,7 @@ def load_closes(
     for coin in coins:
         frame = load_candles(coin, timeframe, datadir).iloc[:-1]
         columns[coin.upper()] = frame.set_index("date")[field]
-    prices = pd.concat(columns, axis=1, join="inner").sort_index()
+    prices = pd.concat(columns, axis=1, join=join).sort_index()
     if start is not None:
         prices = prices[prices.index >= _utc(start)]
     if end is not None:
