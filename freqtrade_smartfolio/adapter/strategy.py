@@ -30,10 +30,13 @@ from freqtrade.strategy import IStrategy
 from pandas import DataFrame
 
 from freqtrade_smartfolio.adapter import funding
+from freqtrade_smartfolio.adapter.cash import FilledCash
+from freqtrade_smartfolio.adapter.market_watch import MarketWatch
 from freqtrade_smartfolio.config import check_against_exchange, market_min_order, parse_settings
 from freqtrade_smartfolio.portfolio.allocation import allocate_from_prices
 from freqtrade_smartfolio.portfolio.exits import check_exit
 from freqtrade_smartfolio.portfolio.funding import plan_funding
+from freqtrade_smartfolio.portfolio.lots import fit_buy_to_lot
 from freqtrade_smartfolio.portfolio.plan import (
     CoinRules,
     PlannedOrder,
@@ -44,7 +47,7 @@ from freqtrade_smartfolio.portfolio.plan import (
     check_trigger,
     plan_rebalance,
 )
-from freqtrade_smartfolio.portfolio.targets import Targets
+from freqtrade_smartfolio.portfolio.targets import Targets, tradable_targets
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +59,8 @@ HALT_LOCK = timedelta(days=3650)
 MAX_ATTEMPTS = 3
 # Dry-run/live: the share of the cash (in fees, 2 x 0.1% on Binance) a buy leaves unspent.
 LIVE_CASH_MARGIN_FEES = 2.0
+# Dry-run/live: how often freqtrade's delisting schedule (Binance) is asked for.
+DELISTING_CHECK = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -122,6 +127,12 @@ class PriceBook:
 
     def close_at(self, pair: str, candle_open: datetime) -> float | None:
         return self._closes.get(pair, {}).get(int(candle_open.timestamp()))
+
+    def last_close(self, pair: str, candle_open: datetime) -> float | None:
+        """Close of the last candle opening at or before ``candle_open`` (None before the first)."""
+        seconds, values = self._series.get(pair, (np.array([], dtype=np.int64), np.array([])))
+        at = int(np.searchsorted(seconds, int(candle_open.timestamp()), side="right"))
+        return float(values[at - 1]) if at else None
 
     def window(
         self, pairs: tuple[str, ...], names: tuple[str, ...], start: datetime, end: datetime
@@ -217,9 +228,14 @@ class SmartPortfolio(IStrategy):
         self.in_flight: dict[str, InFlight] = {}
         self.attempts: dict[str, int] = {}
         self.replanned_candle: datetime | None = None
+        # The plan time (close of the last closed candle) of the last scheduled rebalance.
         self.last_schedule_tick: datetime | None = None
         self.last_planned_candle: datetime | None = None
         self._last_skip_message = ""
+        # Which markets trade (listings, halts, delistings) and the cash the fills really left.
+        self.watch = MarketWatch(self.pairs)
+        self.filled_cash = FilledCash(self.settings.investment)
+        self.delisting_checked: datetime | None = None
         # Set when the portfolio take-profit or stop-loss fired: no more rebalancing.
         self.halted: str | None = None
         # Dry-run/live status for FreqUI and `smartfolio status`: weight (percent) per pair and candle.
@@ -256,7 +272,8 @@ class SmartPortfolio(IStrategy):
                 self.wallets.update()
             self.takeover_due = self.settings.held_coins is not None and not funding.takeover_orders()
         # After a restart (or /reload_config) the schedule counts from the last scheduled rebalance.
-        self.last_schedule_tick = self._last_tagged_order_time(("schedule:", ENTRY_TAG, "initial:"))
+        placed = self._last_tagged_order_time(("schedule:", ENTRY_TAG, "initial:"))
+        self.last_schedule_tick = None if placed is None else self._plan_time_of(placed)
         logger.info(
             "SmartPortfolio: %s, %s rebalancing, minimum order %s",
             ", ".join(f"{c} {self.targets.percent(c):.1f}%" for c in self.targets.coins)
@@ -293,8 +310,8 @@ class SmartPortfolio(IStrategy):
             return 0.001
 
     def _last_tagged_order_time(self, prefixes: tuple[str, ...] = ("",)) -> datetime | None:
-        """After a restart: the last filled order of the open trades whose tag starts with one of
-        ``prefixes`` (any tag by default), if any."""
+        """After a restart: when the last filled order of the open trades whose tag starts with one of
+        ``prefixes`` (any tag by default) was placed, if any."""
         if self.is_backtest:
             return None
         latest = None
@@ -302,10 +319,16 @@ class SmartPortfolio(IStrategy):
             for order in trade.orders:
                 tag = order.ft_order_tag or ""
                 if tag and tag.startswith(prefixes) and order.order_filled_date and order.status == "closed":
-                    when = order.order_filled_utc
+                    when = order.order_date_utc
                     if when and (latest is None or when > latest):
                         latest = when
         return latest
+
+    def _plan_time_of(self, when: datetime) -> datetime:
+        """The plan time (a candle close) at or before ``when``: orders are placed just after it."""
+        step = timeframe_to_seconds(self.timeframe)
+        now = int(when.timestamp())
+        return datetime.fromtimestamp(now - now % step, tz=UTC)
 
     # ------------------------------------------------------------------ dataframe
     def populate_indicators(self, dataframe: DataFrame, metadata: dict) -> DataFrame:
@@ -369,15 +392,19 @@ class SmartPortfolio(IStrategy):
         open_trades = {t.pair: t for t in Trade.get_trades_proxy(is_open=True)}
         for trade in open_trades.values():
             protect_trade_cheaply(trade)
-        state = self._portfolio_state(candle, open_trades)
-        if state is None:
+        observed = self._portfolio_state(candle, open_trades)
+        if observed is None:
             return
+        state, tradable = observed
         self.last_planned_candle = candle
         self.pending = removed_coin_sales(open_trades, self.pairs)
-        if not self.is_backtest:
+        if self.is_backtest:
+            self._note_unfilled_sales(open_trades)
+        else:
             self._watch_open_orders(open_trades)
-        if not self.is_backtest:
+            self._check_delistings(current_time)
             self._record_weights(state, candle)
+        listing = self._note_markets(candle, state, tradable)
         if self.halted is None:
             fired = check_exit(state.total, self.settings.investment, self.exit_rule)
             if fired is not None:
@@ -388,14 +415,15 @@ class SmartPortfolio(IStrategy):
             self._switch_adjustment()
             return
         reallocated = self._reallocate(candle) if self.allocation is not None else None
+        steer = self._steering_targets(state, tradable)
         if reallocated is not None and float(state.values.sum()) > 0 and not self.incomplete:
             trigger: Trigger | None = reallocated
         else:
-            trigger = self._trigger(state, current_time)
+            trigger = self._trigger(state, steer, candle, listing)
         if trigger is None:
             self._switch_adjustment()
             return
-        plan = plan_rebalance(state, self.targets, self.coin_rules, self.fee, trigger)
+        plan = plan_rebalance(state, steer, self.coin_rules, self.fee, trigger, tradable)
         self.incomplete = False
         if not plan.orders:
             self._log_skip(plan)
@@ -557,37 +585,115 @@ class SmartPortfolio(IStrategy):
         logger.info("Candle %s: new allocation %s", f"{candle:%Y-%m-%d %H:%M}", reason)
         return Trigger(TriggerKind.ALLOCATION, reason)
 
-    def _trigger(self, state: PortfolioState, current_time: datetime) -> Trigger | None:
+    def _trigger(
+        self, state: PortfolioState, steer: Targets, candle: datetime, listing: Trigger | None
+    ) -> Trigger | None:
+        """Why to rebalance at the close of ``candle``. The schedule counts on candle times: its clock
+        is the plan time (the candle's close) of the last scheduled rebalance, not the loop's clock."""
         if self.funded is not None:
             funded = self.funded
             self.funded = None
             return funded
+        if listing is not None and float(state.values.sum()) > 0:
+            return listing
         if self.incomplete:
             return Trigger(TriggerKind.COMPLETION, "buys waiting for cash from sales")
         rule = self.settings.rebalance.rule
+        plan_time = candle + timedelta(seconds=timeframe_to_seconds(self.timeframe))
         since = None
         if self.last_schedule_tick is not None:
-            since = (current_time - self.last_schedule_tick).total_seconds() / 60.0
-        trigger = check_trigger(state, self.targets, rule, since)
+            since = (plan_time - self.last_schedule_tick).total_seconds() / 60.0
+        trigger = check_trigger(state, steer, rule, since)
         if trigger is not None and trigger.kind in (TriggerKind.SCHEDULE, TriggerKind.INITIAL):
-            self.last_schedule_tick = current_time
+            self.last_schedule_tick = plan_time
         return trigger
 
-    def _portfolio_state(self, candle: datetime, open_trades: dict[str, Any]) -> PortfolioState | None:
+    def _steering_targets(self, state: PortfolioState, tradable: np.ndarray) -> Targets:
+        """The targets for this candle: coins that do not trade keep what they hold, coins being
+        delisted go to 0 (they are sold), and their targets go to the coins that trade."""
+        leaving = np.array([pair in self.watch.delisting for pair in self.pairs], dtype=bool)
+        if not leaving.any():
+            return tradable_targets(self.targets, tradable, state.values, state.total)
+        values = np.where(leaving, 0.0, state.values)
+        return tradable_targets(self.targets, tradable & ~leaving, values, state.total)
+
+    def _note_markets(self, candle: datetime, state: PortfolioState, tradable: np.ndarray) -> Trigger | None:
+        """Say once what changed in the markets (listing, halt, data ended); a LISTING trigger when a
+        coin that holds nothing starts to trade."""
+        messages, listing = self.watch.update(candle, tradable, state.amounts, state.prices)
+        for message in messages:
+            self._tell(message)
+        return listing
+
+    def _tell(self, message: str) -> None:
+        """Log a notice, and live send it through freqtrade's messaging (Telegram, webhooks)."""
+        logger.info("SmartPortfolio: %s", message)
+        if not self.is_backtest and self.dp:
+            self.dp.send_msg(f"SmartPortfolio: {message}", always_send=True)
+
+    def _check_delistings(self, current_time: datetime) -> None:
+        """Dry-run/live: freqtrade's delisting schedule (Binance spot publishes one; freqtrade asks it in
+        live mode only). A coin to be delisted is sold and its target spread over the others."""
+        if self.delisting_checked is not None and current_time - self.delisting_checked < DELISTING_CHECK:
+            return
+        self.delisting_checked = current_time
+        exchange = getattr(self.dp, "_exchange", None)
+        if exchange is None or not exchange.get_option("has_delisting", False):
+            return
+        for pair in self.pairs:
+            if pair in self.watch.delisting:
+                continue
+            try:
+                when = exchange.check_delisting_time(pair)
+            except Exception as err:  # an exchange error must not stop the portfolio
+                logger.warning("Delisting schedule for %s not available: %s", pair, err)
+                return
+            if when is not None:
+                self.watch.delisting[pair] = when
+                self._tell(
+                    f"{pair} will be delisted at {when:%Y-%m-%d %H:%M} UTC: it is sold now and its target "
+                    "goes to the other coins, pro rata."
+                )
+
+    def _note_unfilled_sales(self, open_trades: dict[str, Any]) -> None:
+        """Backtest: a sale still open at the next candle did not fill (freqtrade prices it on the
+        trade's price precision from the day it opened, which can fall outside the candle after the
+        exchange changed its tick). freqtrade cancels it (``unfilledtimeout``); the plan is made from
+        what is held, and no buy ever spent its proceeds (buys are capped by the filled cash)."""
+        for pair, trade in open_trades.items():
+            for order in trade.open_orders:
+                if order.ft_order_side != trade.entry_side:
+                    logger.info(
+                        "Sale of %.8g %s at %.8g did not fill in its candle: freqtrade cancels it; "
+                        "planning from the holdings.",
+                        order.safe_amount,
+                        pair,
+                        order.safe_price,
+                    )
+
+    def _portfolio_state(
+        self, candle: datetime, open_trades: dict[str, Any]
+    ) -> tuple[PortfolioState, np.ndarray] | None:
+        """Holdings and prices at the close of ``candle``, and which coins trade on it (a coin without
+        a candle is valued at its last close, or its entry price)."""
         prices = np.empty(len(self.pairs))
+        tradable = np.zeros(len(self.pairs), dtype=bool)
         for i, pair in enumerate(self.pairs):
             if not self.is_backtest:
                 self.prices.store(pair, self.dp.get_pair_dataframe(pair, self.timeframe))
             price = self.prices.close_at(pair, candle)
-            if price is None or price <= 0:
-                message = (
-                    f"No closed {self.timeframe} candle at {candle} for {pair}: not planning this candle."
-                )
-                if message != self._last_skip_message:
-                    logger.info(message)
-                    self._last_skip_message = message
-                return None
-            prices[i] = price
+            tradable[i] = price is not None and price > 0
+            if not tradable[i]:
+                price = self.prices.last_close(pair, candle)
+                if price is None and pair in open_trades:
+                    price = float(open_trades[pair].open_rate)
+            prices[i] = price or 0.0
+        if not tradable.any():
+            message = f"No closed {self.timeframe} candle at {candle} for any coin: not planning this candle."
+            if message != self._last_skip_message:
+                logger.info(message)
+                self._last_skip_message = message
+            return None
         amounts = np.array([open_trades[p].amount if p in open_trades else 0.0 for p in self.pairs])
         cash = self._cash(open_trades)
         if not self.is_backtest:
@@ -600,7 +706,7 @@ class SmartPortfolio(IStrategy):
                     amounts[i] += bought - sold
                     cash += sold * prices[i] * (1 - self.fee)
         cash += self._proceeds_of_coins_to_sell(open_trades, candle)
-        return PortfolioState(self.targets.coins, amounts, prices, cash)
+        return PortfolioState(self.targets.coins, amounts, prices, cash), tradable
 
     def _proceeds_of_coins_to_sell(self, open_trades: dict[str, Any], candle: datetime) -> float:
         """Cash the plan can count on from positions outside the portfolio (removed coins, held coins
@@ -700,12 +806,17 @@ class SmartPortfolio(IStrategy):
         return True
 
     def _log_skip(self, plan: RebalancePlan) -> None:
-        message = f"Rebalance ({plan.trigger.label}) skipped: " + "; ".join(
-            f"{s.side} {s.coin} ~{s.value:.2f} {s.why}" for s in plan.skipped
-        )
-        if message != self._last_skip_message:
-            logger.info(message)
-            self._last_skip_message = message
+        """Say why a triggered rebalance placed nothing; once while the reasons stay the same (a band
+        narrower than the minimum order would otherwise say it on every candle)."""
+        key = f"{plan.trigger.kind}:" + ";".join(f"{s.side} {s.coin}" for s in plan.skipped)
+        if key != self._last_skip_message:
+            logger.info(
+                "Rebalance (%s) skipped: %s",
+                plan.trigger.label,
+                "; ".join(f"{s.side} {s.coin} ~{s.value:.2f} {s.why}" for s in plan.skipped)
+                or "nothing to trade",
+            )
+            self._last_skip_message = key
 
     # ------------------------------------------------------------------ execution
     def custom_stake_amount(
@@ -724,16 +835,46 @@ class SmartPortfolio(IStrategy):
         order = self.pending.get(pair)
         if order is None or order.side != "buy":
             return 0.0
+        if not self.is_backtest and pair in self.in_flight:
+            return 0.0
+        cash_now = self._spendable_cash(Trade.get_trades_proxy(is_open=True))
+        stake = min(order.value, max_stake, cash_now / (1 + self.fee))
+        fit = self._fit_to_lot(pair, stake, current_rate, min(cash_now, max_stake * (1 + self.fee)))
         if not self.is_backtest:
-            if pair in self.in_flight:
+            if fit is None:
+                self.pending.pop(pair, None)
                 return 0.0
             # kept pending until the trade shows the order (see _settle)
             self.attempts[pair] = self.attempts.get(pair, 0) + 1
             self.in_flight[pair] = InFlight(0, "buy", handed=True)
-            return order.value
+            return fit
         del self.pending[pair]
         self._switch_adjustment()
-        return order.value
+        return fit or 0.0
+
+    def _spendable_cash(self, open_trades: Any) -> float:
+        """Cash a buy may spend now: the strategy's view of freqtrade's free stake, never more than the
+        cash the fills really left (:mod:`adapter.cash`); live, less a margin for late fees."""
+        trades = {t.pair: t for t in open_trades}
+        filled = self.filled_cash.cash(Trade.get_trades_proxy())
+        cash = max(min(self._cash(trades), filled), 0.0)
+        if not self.is_backtest:
+            # Live fills are not the candle's: keep back two fees' worth of the cash for the fee a
+            # sale pays in the stake currency, which freqtrade may book after the buys it funds
+            # are sized, and for market-order slippage (test_live_faults caught 0.25 USDT over).
+            cash *= 1 - LIVE_CASH_MARGIN_FEES * self.fee
+        return cash
+
+    def _fit_to_lot(self, pair: str, stake: float, rate: float, cash: float) -> float | None:
+        """The stake to hand freqtrade for a buy of ``stake`` at ``rate``, so that after freqtrade
+        truncates it to the lot it still meets the minimum order (rounded up one lot when the cash
+        pays for it); None, with the reason logged, when it cannot."""
+        i = self.pairs.index(pair)
+        rules = self.coin_rules[i]
+        fit = fit_buy_to_lot(stake, rate, rules.step, rules.min_order, cash, self.fee, pair.split("/")[0])
+        if fit.note:
+            logger.info("Rebalance: %s.", fit.note)
+        return fit.stake if fit.amount > 0 else None
 
     def adjust_trade_position(
         self,
@@ -772,12 +913,7 @@ class SmartPortfolio(IStrategy):
             return -amount * trade.stake_amount / trade.amount * (1 + 1e-9), order.tag
         # Spend no more than the cash the portfolio really has now (sales earlier in this candle
         # included): fills come at the candle's open, not at the close the plan was priced at.
-        cash_now = self._cash({t.pair: t for t in Trade.get_trades_proxy(is_open=True)})
-        if not self.is_backtest:
-            # Live fills are not the candle's: keep back two fees' worth of the cash for the fee a
-            # sale pays in the stake currency, which freqtrade may book after the buys it funds
-            # are sized, and for market-order slippage (test_live_faults caught 0.25 USDT over).
-            cash_now *= 1 - LIVE_CASH_MARGIN_FEES * self.fee
+        cash_now = self._spendable_cash(Trade.get_trades_proxy(is_open=True))
         affordable = min(max_stake, cash_now / (1 + self.fee))
         stake = min(order.value, affordable)
         min_order = self.coin_rules[self.pairs.index(trade.pair)].min_order
@@ -795,4 +931,9 @@ class SmartPortfolio(IStrategy):
             self.pending.pop(trade.pair, None)
             self.in_flight.pop(trade.pair, None)
             return None
-        return stake, order.tag
+        fitted = self._fit_to_lot(trade.pair, stake, current_rate, min(cash_now, max_stake * (1 + self.fee)))
+        if fitted is None:
+            self.pending.pop(trade.pair, None)
+            self.in_flight.pop(trade.pair, None)
+            return None
+        return fitted, order.tag

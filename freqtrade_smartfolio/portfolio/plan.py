@@ -29,6 +29,8 @@ class TriggerKind(StrEnum):
     SCHEDULE = "schedule"
     COMPLETION = "completion"
     ALLOCATION = "allocation"
+    LISTING = "listing"
+    DELISTING = "delisting"
     MANUAL = "manual"
 
 
@@ -153,18 +155,20 @@ def check_trigger(
     """The reason to rebalance now, or None.
 
     ``minutes_since_last`` is None before the first rebalance. An empty portfolio with cash always
-    triggers the initial allocation.
+    triggers the initial allocation. A schedule that is due fires even when a weight is also out of
+    band (the rebalance is the same; the schedule's clock must move on), so a band too narrow to trade
+    cannot hide the schedule.
     """
     if float(state.values.sum()) <= 0.0:
         return Trigger(TriggerKind.INITIAL, "buy every coin at its target weight") if state.cash > 0 else None
-    if rule.threshold is not None:
-        reason = out_of_band_reason(state, targets, rule.threshold, rule.relative)
-        if reason:
-            return Trigger(TriggerKind.THRESHOLD, reason)
     if rule.interval_minutes is not None and (
         minutes_since_last is None or minutes_since_last >= rule.interval_minutes
     ):
         return Trigger(TriggerKind.SCHEDULE, f"every {format_minutes(rule.interval_minutes)}")
+    if rule.threshold is not None:
+        reason = out_of_band_reason(state, targets, rule.threshold, rule.relative)
+        if reason:
+            return Trigger(TriggerKind.THRESHOLD, reason)
     return None
 
 
@@ -198,16 +202,23 @@ def out_of_band_reason(state: PortfolioState, targets: Targets, threshold: float
 # ---------------------------------------------------------------- step 2: weigh
 
 
-def target_deltas(state: PortfolioState, targets: Targets, fee: float) -> np.ndarray:
+def target_deltas(
+    state: PortfolioState, targets: Targets, fee: float, tradable: np.ndarray | None = None
+) -> np.ndarray:
     """Value each coin must gain (+) or lose (-) so that, after paying ``fee`` on what is traded,
-    every coin and the cash sit exactly at target."""
+    every coin and the cash sit exactly at target. Coins that do not trade (``tradable`` False) get 0."""
     values = state.values
     goal = targets.array
     total_after = state.total
     deltas = goal * total_after - values
+    still = None if tradable is None or tradable.all() else ~np.asarray(tradable, dtype=bool)
+    if still is not None:
+        deltas[still] = 0.0
     for _ in range(FEE_ITERATIONS):
         total_after = state.total - fee * float(np.abs(deltas).sum())
         deltas = goal * total_after - values
+        if still is not None:
+            deltas[still] = 0.0
     return deltas
 
 
@@ -226,13 +237,15 @@ def plan_rebalance(
     rules: Sequence[CoinRules],
     fee: float,
     trigger: Trigger,
+    tradable: np.ndarray | None = None,
 ) -> RebalancePlan:
     """Orders that bring ``state`` back to ``targets``: sells first, no order under a coin's
     ``min_order``, no sale leaving an unsellable remainder, buys never spending more than the cash
-    plus the sales' proceeds."""
+    plus the sales' proceeds. Coins whose ``tradable`` entry is False are neither sold nor bought
+    (steer by :func:`targets.tradable_targets` then)."""
     if state.coins != targets.coins:
         raise ValueError(f"state coins {state.coins} differ from target coins {targets.coins}")
-    deltas = target_deltas(state, targets, fee)
+    deltas = target_deltas(state, targets, fee, tradable)
     sells: list[PlannedOrder] = []
     buys: list[PlannedOrder] = []
     skipped: list[SkippedOrder] = []

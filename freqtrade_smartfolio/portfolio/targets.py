@@ -53,3 +53,25 @@ def current_weights(amounts: np.ndarray, prices: np.ndarray, cash: float) -> tup
     if total <= 0:
         return np.zeros_like(values), 0.0
     return values / total, cash / total
+
+
+def tradable_targets(targets: Targets, tradable: np.ndarray, values: np.ndarray, total: float) -> Targets:
+    """The targets to steer by while some coins do not trade (no candle yet, halted, delisted).
+
+    A coin that does not trade keeps what it holds: its target is its current weight, so it is never
+    out of band and never traded. One it does not hold gets 0. Its target weight goes to the coins
+    that trade, pro rata; the cash weight is kept. With every coin trading, ``targets`` itself.
+    """
+    tradable = np.asarray(tradable, dtype=bool)
+    if tradable.all():
+        return targets
+    total = float(total)
+    frozen = np.where(tradable, 0.0, values / total) if total > 0 else np.zeros(len(targets.coins))
+    rest = 1.0 - float(frozen.sum())
+    goal = targets.array
+    trading = float(goal[tradable].sum())
+    if trading <= 0:
+        return Targets(targets.coins, tuple(float(w) for w in frozen), rest)
+    scale = (1.0 - targets.cash) * rest / trading
+    weights = np.where(tradable, goal * scale, frozen)
+    return Targets(targets.coins, tuple(float(w) for w in weights), targets.cash * rest)
