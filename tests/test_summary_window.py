@@ -74,10 +74,10 @@ def assert_one_window(report, start, end):
         assert figures["volatility"] == pytest.approx(stats.annual_volatility(curve))
         assert figures["max_drawdown"] == pytest.approx(stats.max_drawdown(curve))
     text = format_report(report)
-    period = re.search(r"Period (\S+) -> (\S+) \((\d+) days\)", text)
+    period = re.search(r"Period (\S+) -> (\S+) \(([\d,]+) days\)", text)
     assert period, text
     assert (utc(period.group(1)), utc(period.group(2))) == (start, end)
-    assert int(period.group(3)) == round((end - start) / pd.Timedelta(days=1))
+    assert int(period.group(3).replace(",", "")) == round((end - start) / pd.Timedelta(days=1))
 
 
 def test_a_coin_listed_inside_the_window_keeps_the_whole_window(require_data):
