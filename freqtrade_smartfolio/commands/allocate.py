@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 from pathlib import Path
 
 import pandas as pd
 
+from freqtrade_smartfolio.cli import ExternalError, UserError
+from freqtrade_smartfolio.commands._checks import check_time, check_timeframe, data_folder
 from freqtrade_smartfolio.marketdata import MarketDataMissing, load_closes
 from freqtrade_smartfolio.portfolio.allocation import (
     ESTIMATORS,
@@ -59,7 +60,10 @@ def _window(args: argparse.Namespace) -> pd.DataFrame:
     coins = [c.upper() for c in args.coins]
     if len(set(coins)) != len(coins):
         raise AllocationError(f"COIN must be given once each, got {args.coins}")
-    prices = load_closes(coins, args.timeframe, end=args.end, datadir=args.datadir)
+    check_timeframe(args.timeframe)
+    check_time(args.end)
+    datadir = data_folder(coins, args.timeframe, args.datadir)
+    prices = load_closes(coins, args.timeframe, end=args.end, datadir=datadir)
     if prices.empty:
         raise AllocationError(f"no candles shared by {', '.join(coins)} before {args.end}")
     step = prices.index[-1] - prices.index[-2] if len(prices) > 1 else pd.Timedelta(0)
@@ -95,7 +99,8 @@ def format_table(result: Allocation, prices: pd.DataFrame) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Load the window, allocate, print the table; 2 on bad input or missing data."""
+    """Load the window, allocate, print the table; UserError (2) on bad input or missing data,
+    ExternalError (1) when every solver failed."""
     try:
         prices = _window(args)
         result = allocate_from_prices(
@@ -107,10 +112,8 @@ def run(args: argparse.Namespace) -> int:
             covariance=args.covariance,
         )
     except (AllocationError, MarketDataMissing) as err:
-        print(f"smartfolio allocate: error: {err}", file=sys.stderr)
-        return 2
+        raise UserError(str(err)) from None
     except SolverError as err:
-        print(f"smartfolio allocate: error: {err}", file=sys.stderr)
-        return 1
+        raise ExternalError(str(err)) from None
     print(format_table(result, prices))
     return 0

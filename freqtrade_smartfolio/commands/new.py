@@ -9,10 +9,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
+from freqtrade_smartfolio.cli import ExternalError, UserError
+from freqtrade_smartfolio.commands._checks import (
+    check_coins_exist,
+    check_time,
+    check_timeframe,
+    check_url,
+    data_folder,
+)
 from freqtrade_smartfolio.config import (
     DEFAULT_MIN_TRADE,
     MIN_INVESTMENT_HEADROOM,
@@ -153,9 +160,9 @@ def smart_percents(args: argparse.Namespace) -> tuple[dict[str, float], str, dic
     timeframe = args.alloc_timeframe or timeframe
     low = low if args.min_weight is None else args.min_weight
     high = high if args.max_weight is None else args.max_weight
-    allocation, window = estimate_weights(
-        coins, method, lookback, timeframe, (low, high), args.end, args.datadir
-    )
+    check_timeframe(timeframe, "--alloc-timeframe")
+    datadir = data_folder(coins, timeframe, args.datadir, "--preset" if args.preset else "--coins")
+    allocation, window = estimate_weights(coins, method, lookback, timeframe, (low, high), args.end, datadir)
     shown = allocation.display_weights()
     zero = [c for c in coins if shown[c] <= 0]
     if zero:
@@ -223,6 +230,20 @@ def make_config(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
         raise NewError(
             "--live: the offline exchange only serves market data; drop --offline-exchange or --live"
         )
+    check_timeframe(args.timeframe)
+    check_time(args.end)
+    if args.offline_exchange:
+        args.offline_exchange = check_url(args.offline_exchange, "--offline-exchange")
+    if args.alloc_timeframe:
+        check_timeframe(args.alloc_timeframe, "--alloc-timeframe")
+    if args.datadir is not None and not args.datadir.is_dir():
+        raise NewError(f"--datadir: {args.datadir} is not a folder; give the folder of candle files")
+    if args.out.is_dir():
+        raise NewError(
+            f"--out: {args.out} is a folder; give a file name, e.g. --out {args.out / 'config.json'}"
+        )
+    if args.out.exists() and not args.force:
+        raise NewError(f"--out: {args.out} exists; pass --force to overwrite it or choose another file")
     percents, source, preset_rule = smart_percents(args)
     min_trade = DEFAULT_MIN_TRADE if args.min_trade is None else args.min_trade
     section: dict[str, Any] = {
@@ -241,6 +262,9 @@ def make_config(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
             f"{max(min_trade, exchange_min_order(MIN_NOTIONAL, None, 0.0)):.2f}); invest at least "
             f"{int(-(-needed // 1)):,} or give the smallest coins more weight"
         )
+    checked = check_coins_exist(
+        percents, "--weights" if args.weights else "--coins", args.offline_exchange, args.datadir
+    )
     extra = {"strategy_path": str(STRATEGY_PATH)} if STRATEGY_PATH.is_dir() else None
     config = build_config(
         section,
@@ -261,6 +285,7 @@ def make_config(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
         f"weights:    {source}",
         f"rebalance:  {rule_text}"
         + (" (the preset's recommendation)" if preset_rule and rule == preset_rule else ""),
+        f"coins:      {checked.how}",
         f"investment: {args.amount:,.2f} {STAKE} (minimum for this portfolio {needed:,.2f})",
         "mode:       "
         + ("dry run (paper trading)" if args.dry_run else "LIVE: put your API key and secret in exchange"),
@@ -269,19 +294,21 @@ def make_config(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Compute the weights, build and write the config; 2 on bad input or missing data."""
+    """Compute the weights, build and write the config; UserError (2) on bad input or missing data,
+    ExternalError (1) when every solver failed."""
     try:
         config, summary = make_config(args)
-        if args.out.exists() and not args.force:
-            raise NewError(f"--out: {args.out} exists; pass --force to overwrite it or choose another file")
     except (NewError, PresetError, AllocationError, ConfigError, MarketDataMissing) as err:
-        print(f"smartfolio new: error: {err}", file=sys.stderr)
-        return 2
+        raise UserError(str(err)) from None
     except SolverError as err:
-        print(f"smartfolio new: error: {err}", file=sys.stderr)
-        return 1
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(config, indent=2) + "\n")
+        raise ExternalError(str(err)) from None
+    try:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(config, indent=2) + "\n")
+    except OSError as err:
+        raise UserError(
+            f"--out: cannot write {args.out} ({err.strerror or err}); choose another file"
+        ) from None
     print(summary)
     print(f"\nwrote {args.out}")
     print(

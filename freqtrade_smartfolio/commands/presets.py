@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from freqtrade_smartfolio.cli import UserError
 from freqtrade_smartfolio.marketdata import MarketDataMissing
 from freqtrade_smartfolio.portfolio.allocation import AllocationError
 from freqtrade_smartfolio.presets.evaluate import (
@@ -152,6 +152,10 @@ def show(
 
 def run(args: argparse.Namespace) -> int:
     """List or show; 2 on a bad preset, a bad name or missing data."""
+    if args.datadir is not None and not args.datadir.is_dir():
+        raise UserError(f"--datadir: {args.datadir} is not a folder; give the folder of candle files")
+    if args.reports is not None and args.reports.exists() and not args.reports.is_dir():
+        raise UserError(f"--reports: {args.reports} is a file; give a folder for the reports")
     try:
         presets = load_presets()
         if args.action == "show" and not args.name:
@@ -162,8 +166,7 @@ def run(args: argparse.Namespace) -> int:
             preset = get_preset(args.name)
         evaluation = _evaluation(args, presets)
     except (PresetError, AllocationError, MarketDataMissing) as err:
-        print(f"smartfolio presets: error: {err}", file=sys.stderr)
-        return 2
+        raise UserError(str(err)) from None
     entries = (evaluation or {}).get("presets", {})
     settings = (evaluation or {}).get("settings")
     if args.action == "show":

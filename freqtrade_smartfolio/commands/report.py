@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import sqlite3
 import time
+import zipfile
 from pathlib import Path
+
+from freqtrade_smartfolio.cli import UserError
+from freqtrade_smartfolio.commands._checks import check_file, is_sqlite, sql_reason
 
 NAME = "report"
 HELP = (
@@ -64,28 +70,101 @@ def _step(number: int, total: int, text: str, started: float) -> None:
     print(f"[{number}/{total}] {text} ({time.perf_counter() - started:.1f} s)", flush=True)
 
 
-def run(args: argparse.Namespace) -> int:
+RESULT_HELP = "a freqtrade backtest-result-*.zip (user_data/backtest_results) or a bot's tradesv3.sqlite"
+
+
+def _result_names(path: Path) -> list[str]:
+    """The result JSON files in a backtest zip (UserError when it is not a freqtrade result)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError) as err:
+        raise UserError(f"SOURCE: {path} is not a readable zip ({err}); give {RESULT_HELP}") from None
+    results = [n for n in names if n.endswith(".json") and not n.endswith("_config.json") and "meta" not in n]
+    if not results:
+        raise UserError(
+            f"SOURCE: {path} is a zip without a freqtrade backtest result (no result .json inside); "
+            f"give {RESULT_HELP}"
+        )
+    return results
+
+
+def check_source(args: argparse.Namespace) -> tuple[Path, bool]:
+    """The source file and whether it is a database; UserError for a missing, empty or unknown file."""
     from freqtrade_smartfolio.adapter.records import latest_backtest_result
+
+    if args.source is None:
+        if not args.results_dir.is_dir():
+            raise UserError(
+                f"--results-dir: {args.results_dir} is not a folder; give SOURCE or --results-dir"
+            )
+        try:
+            source = latest_backtest_result(args.results_dir)
+        except FileNotFoundError as err:
+            raise UserError(f"{err}, or give SOURCE") from None
+    else:
+        source = check_file(args.source, "SOURCE", RESULT_HELP)
+    if is_sqlite(source):
+        return source, True
+    if not zipfile.is_zipfile(source):
+        raise UserError(f"SOURCE: {source} is neither a zip nor a sqlite database; give {RESULT_HELP}")
+    _result_names(source)
+    return source, False
+
+
+def check_options(args: argparse.Namespace, is_db: bool) -> dict | None:
+    """The other options, before anything is read or written; the config (database source) or None."""
+    if args.max_points < 2:
+        raise UserError(f"--max-points: {args.max_points} is too few; give 2 or more, e.g. {MAX_POINTS}")
+    if args.investment is not None and not (math.isfinite(args.investment) and args.investment > 0):
+        raise UserError(f"--investment: {args.investment:g} is not a positive amount; e.g. --investment 1000")
+    if args.out is not None and args.out.is_dir():
+        raise UserError(f"--out: {args.out} is a folder; give a file name, e.g. {args.out / 'report.html'}")
+    if args.datadir is not None and not args.datadir.is_dir():
+        raise UserError(f"--datadir: {args.datadir} is not a folder; give the folder of candle files")
+    if not is_db:
+        if args.config is not None or args.investment is not None:
+            raise UserError(
+                "--config/--investment: only used with a database SOURCE; drop them for a backtest zip"
+            )
+        return None
+    if args.config is None:
+        if args.investment is None:
+            raise UserError(
+                "--investment or --config: a database holds no starting balance; give the bot's config "
+                "(--config config.json) or its starting balance (--investment 1000)"
+            )
+        return None
+    try:
+        config = json.loads(check_file(args.config, "--config", "the bot's config.json").read_text())
+    except (ValueError, UnicodeDecodeError) as err:
+        raise UserError(f"--config: {args.config} is not valid JSON ({err}); fix the file") from None
+    if not isinstance(config, dict) or not isinstance(config.get("smartfolio"), dict):
+        raise UserError(
+            f"--config: {args.config} has no 'smartfolio' section, so it is not a SmartPortfolio bot's "
+            "config; give the config 'smartfolio new' wrote, or --investment"
+        )
+    return config
+
+
+def run(args: argparse.Namespace) -> int:
+    from pandas import errors as pd_errors
+
     from freqtrade_smartfolio.marketdata import MarketDataMissing, find_data_dir
     from freqtrade_smartfolio.report import from_backtest_result, from_freqtrade_db, write_html
     from freqtrade_smartfolio.report.browser import BrowserMissing
 
     started = time.perf_counter()
     total = 4 if args.png else 3
+    source, is_db = check_source(args)
+    config = check_options(args, is_db)
     try:
-        source = args.source or latest_backtest_result(args.results_dir)
         datadir = args.datadir or find_data_dir()
-    except (FileNotFoundError, MarketDataMissing) as err:
-        print(err)
-        return 1
-    if not source.is_file():
-        print(f"No such file: {source}")
-        return 1
-    is_db = source.suffix.lower() in DB_SUFFIXES
+    except MarketDataMissing as err:
+        raise UserError(str(err)) from None
     _step(1, total, f"Reading {'database' if is_db else 'backtest result'} {source}", started)
     try:
         if is_db:
-            config = json.loads(args.config.read_text()) if args.config else None
             history = from_freqtrade_db(
                 source,
                 datadir,
@@ -95,9 +174,21 @@ def run(args: argparse.Namespace) -> int:
             )
         else:
             history = from_backtest_result(source, datadir, strategy=args.strategy, title=args.title)
-    except (KeyError, ValueError, MarketDataMissing) as err:
-        print(f"Cannot build the report: {err}")
-        return 1
+    except KeyError as err:
+        text = str(err.args[0]) if err.args else str(err)
+        if text.startswith("strategy "):  # load_backtest_result: a result of other strategies
+            raise UserError(f"--strategy: {text}; pass --strategy NAME or a SmartPortfolio result") from None
+        raise UserError(
+            f"SOURCE: {source} is not a complete freqtrade result (no {text}); give {RESULT_HELP}"
+        ) from None
+    except MarketDataMissing as err:
+        raise UserError(str(err)) from None
+    except (sqlite3.DatabaseError, pd_errors.DatabaseError) as err:
+        raise UserError(
+            f"SOURCE: {source} is not a freqtrade database ({sql_reason(err)}); give {RESULT_HELP}"
+        ) from None
+    except ValueError as err:  # no filled orders, no candles in the period
+        raise UserError(f"cannot build the report: {err}") from None
     rebalances = history.trades.loc[history.trades["kind"] == "rebalance", "time"].nunique()
     _step(
         2,
@@ -107,7 +198,10 @@ def run(args: argparse.Namespace) -> int:
         started,
     )
     out = args.out or DEFAULT_REPORTS_DIR / f"{source.stem}.html"
-    write_html(history, out, max_points=args.max_points)
+    try:
+        write_html(history, out, max_points=args.max_points)
+    except OSError as err:
+        raise UserError(f"--out: cannot write {out} ({err.strerror or err}); choose another file") from None
     _step(3, total, f"Wrote the page ({out.stat().st_size / 1e6:.1f} MB)", started)
     if args.png:
         from freqtrade_smartfolio.report.image import write_png

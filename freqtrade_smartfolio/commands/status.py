@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from dataclasses import asdict
 
+from freqtrade_smartfolio.cli import UserError
+from freqtrade_smartfolio.commands.invest import bot_failure
+from freqtrade_smartfolio.config import SECTION
 from freqtrade_smartfolio.live.connect import (
     BotError,
     add_connection_arguments,
@@ -30,11 +32,16 @@ def run(args: argparse.Namespace) -> int:
         connection = connection_from_args(args)
         targets = None
         if connection.config_path is not None:
-            targets = read_config(connection.config_path).get("smartfolio", {}).get("portfolio")
+            config = read_config(connection.config_path)
+            targets = (config.get(SECTION) or {}).get("portfolio")
+            if not isinstance(targets, dict):
+                raise UserError(
+                    f"{connection.config_path} has no {SECTION}.portfolio, so it is not a SmartPortfolio "
+                    "bot's config; pass the config 'smartfolio new' wrote, or --url to see the bot's coins"
+                )
         status = portfolio_status(connection.client(), targets)
     except BotError as err:
-        print(f"smartfolio status: {err}", file=sys.stderr)
-        return 1
+        raise bot_failure(err) from None
     if args.json:
         data = asdict(status)
         for coin, row in zip(data["coins"], status.coins, strict=True):

@@ -4,8 +4,10 @@ or keeping the coins (``--keep-coins``)."""
 from __future__ import annotations
 
 import argparse
-import sys
+import math
 
+from freqtrade_smartfolio.cli import UserError
+from freqtrade_smartfolio.commands.invest import bot_failure
 from freqtrade_smartfolio.live.connect import BotError, add_connection_arguments, connection_from_args
 from freqtrade_smartfolio.live.manage import stop_bot
 
@@ -24,10 +26,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not (math.isfinite(args.timeout) and args.timeout > 0):
+        raise UserError(f"--timeout: {args.timeout:g} is not a number of seconds above 0; e.g. --timeout 60")
     try:
         for step in stop_bot(connection_from_args(args).client(), args.sell_all, args.timeout):
             print(step)
     except BotError as err:
-        print(f"smartfolio stop: {err}", file=sys.stderr)
-        return 1
+        raise bot_failure(err) from None
     return 0

@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -24,6 +25,28 @@ PIDFILE, LOGFILE, STATEFILE = "server.pid", "server.log", "server.json"
 HELP = "Run the offline exchange: a local Binance spot API serving the candle files (no internet needed)."
 
 
+def _port(text: str) -> int:
+    """``--port``: a whole number from 0 (a free port) to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number; give 0..65535, e.g. 8765") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is out of range; give 0..65535 (0 picks a free port)")
+    return port
+
+
+def _positive(text: str) -> float:
+    """A number above zero (``--speed``, ``--timeout``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number; e.g. 1 or 60") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} must be a finite number above 0, e.g. 1 or 60")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Sub-actions ``serve``, ``start``, ``stop``, ``status`` and their flags."""
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -35,6 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     }
     for name, text in helps.items():
         sub = actions.add_parser(name, help=text, description=text)
+        sub.set_defaults(_action_name=name)
         if name in ("serve", "start"):
             sub.add_argument(
                 "--datadir",
@@ -47,7 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             )
             sub.add_argument(
                 "--port",
-                type=int,
+                type=_port,
                 default=DEFAULT_PORT,
                 help=f"port (default {DEFAULT_PORT}; 0 picks a free one)",
             )
@@ -60,7 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             )
             sub.add_argument(
                 "--speed",
-                type=float,
+                type=_positive,
                 default=1.0,
                 help="replay speed: data time per wall time (60 = one data hour per minute)",
             )
@@ -97,7 +121,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             )
         if name == "start":
             sub.add_argument(
-                "--timeout", type=float, default=30.0, help="seconds to wait for the server to answer"
+                "--timeout", type=_positive, default=30.0, help="seconds to wait for the server to answer"
             )
 
 
@@ -106,9 +130,71 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m freqtrade_smartfolio.exchange", description=HELP)
+    from freqtrade_smartfolio.cli import Parser, report_error
+
+    prog = "python -m freqtrade_smartfolio.exchange"
+    parser = Parser(prog=prog, description=HELP)
     add_arguments(parser)
-    return run(parser.parse_args(argv))
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except (Exception, KeyboardInterrupt) as err:
+        return report_error(f"{prog} {args.action}", err, debug=bool(os.environ.get("SMARTFOLIO_DEBUG")))
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """Refuse bad ``serve``/``start`` options before anything is started or written: UserError naming
+    the option and the fix; ExternalError when the address is taken."""
+    from freqtrade_smartfolio.cli import ExternalError, UserError
+    from freqtrade_smartfolio.exchange.account import parse_account_spec
+    from freqtrade_smartfolio.exchange.feed import CandleStore, parse_time
+    from freqtrade_smartfolio.marketdata import MarketDataMissing, find_data_dir
+
+    try:
+        CandleStore(args.datadir if args.datadir is not None else find_data_dir())
+    except (FileNotFoundError, MarketDataMissing) as err:
+        raise UserError(f"--datadir: {err}") from None
+    if args.replay_from is not None:
+        try:
+            parse_time(args.replay_from)
+        except ValueError as err:
+            raise UserError(f"--replay-from: {err}") from None
+    for spec in args.account:
+        try:
+            parse_account_spec(spec)
+        except ValueError as err:
+            raise UserError(f"--account: {err}; e.g. --account ::USDT=10000") from None
+    for option, path in (("--accounts-file", args.accounts_file), ("--account-state", args.account_state)):
+        if path is None or (option == "--account-state" and not Path(path).exists()):
+            continue
+        try:
+            data = json.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise UserError(f"{option}: {path} not found; give an existing JSON file") from None
+        except (OSError, UnicodeDecodeError, ValueError) as err:
+            raise UserError(
+                f"{option}: {path} is not a readable JSON file ({err}); fix or remove it"
+            ) from None
+        if option == "--accounts-file" and not isinstance(data, list | dict):
+            raise UserError(f'{option}: {path} must hold a list of accounts [{{"key": .., "balances": ..}}]')
+    try:
+        infos = socket.getaddrinfo(args.host, args.port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as err:
+        raise UserError(
+            f"--host: {args.host!r} is not an address of this machine ({err}); e.g. 127.0.0.1"
+        ) from None
+    if args.port == 0:
+        return
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as err:
+            raise ExternalError(
+                f"cannot listen on {args.host}:{args.port} ({err.strerror or err}); "
+                "pick another --port, or 0 for a free one"
+            ) from None
 
 
 def _snippet(url: str) -> str:
@@ -119,8 +205,10 @@ def _snippet(url: str) -> str:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from freqtrade_smartfolio.cli import ExternalError, UserError
     from freqtrade_smartfolio.exchange.server import OfflineExchange
 
+    check_options(args)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         ex = OfflineExchange(
@@ -134,10 +222,12 @@ def _serve(args: argparse.Namespace) -> int:
         )
         if args.accounts_file is not None:
             ex.credentials += ex.accounts.load_accounts_file(args.accounts_file)
-        ex.make_server()
     except (OSError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+        raise UserError(str(err)) from None
+    try:
+        ex.make_server()
+    except OSError as err:
+        raise ExternalError(str(err)) from None
 
     def _terminate(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
@@ -191,12 +281,25 @@ def ping(url: str, timeout: float = 1.0) -> bool:
 
 
 def _start(args: argparse.Namespace) -> int:
+    from freqtrade_smartfolio.cli import ExternalError, UserError
+
     run_dir: Path = args.run_dir
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UserError(
+            f"--run-dir: {run_dir} is a file, not a folder; give a folder for the pidfile and log"
+        )
     info = _read_pidfile(run_dir)
     if info and _alive(int(info["pid"])):
-        print(f"already running (pid {info['pid']}) at {info['url']}; run `stop` first", file=sys.stderr)
-        return 1
+        raise ExternalError(
+            f"already running (pid {info['pid']}) at {info['url']}; run `smartfolio exchange stop` first"
+        )
+    check_options(args)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(
+            f"--run-dir: cannot create {run_dir} ({err.strerror or err}); give another folder"
+        ) from None
     state = run_dir / STATEFILE
     state.unlink(missing_ok=True)
     cmd = [
@@ -235,11 +338,10 @@ def _start(args: argparse.Namespace) -> int:
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             tail = log_path.read_text(errors="replace").splitlines()[-15:]
-            print(
-                f"the server exited with code {proc.returncode}; log {log_path}:\n" + "\n".join(tail),
-                file=sys.stderr,
+            why = next((line for line in reversed(tail) if "error" in line.lower()), tail[-1] if tail else "")
+            raise ExternalError(
+                f"the server exited with code {proc.returncode} ({why.strip()}); log {log_path}"
             )
-            return 1
         if url is None and state.is_file():
             with contextlib.suppress(ValueError):
                 url = json.loads(state.read_text())["url"]
@@ -248,11 +350,10 @@ def _start(args: argparse.Namespace) -> int:
         time.sleep(0.1)
     else:
         proc.terminate()
-        print(
-            f"the server did not answer within {args.timeout:g}s (--timeout); log: {log_path}",
-            file=sys.stderr,
+        raise ExternalError(
+            f"the server did not answer within {args.timeout:g}s; see its log {log_path} "
+            "or give it longer with --timeout"
         )
-        return 1
     (run_dir / PIDFILE).write_text(json.dumps({"pid": proc.pid, "url": url, "log": str(log_path.resolve())}))
     print(f"offline exchange running at {url} (pid {proc.pid}, log {log_path})")
     print("Put this in the freqtrade config (adjust pair_whitelist):")
