@@ -54,6 +54,8 @@ logger = logging.getLogger(__name__)
 ENTRY_TAG = "initial allocation"
 HALT_REASONS = ("take_profit:", "stop_loss:")
 HALT_LOCK = timedelta(days=3650)
+# Reason prefix of the pair locks that mark a market that does not trade (see _mark_markets).
+MARKET_LOCK_PREFIX = "smartfolio market:"
 # Dry-run/live: how often an order freqtrade could not place (the exchange refused it or failed) is
 # handed to it again within a candle before the plan gives it up.
 MAX_ATTEMPTS = 3
@@ -620,10 +622,32 @@ class SmartPortfolio(IStrategy):
     def _note_markets(self, candle: datetime, state: PortfolioState, tradable: np.ndarray) -> Trigger | None:
         """Say once what changed in the markets (listing, halt, data ended); a LISTING trigger when a
         coin that holds nothing starts to trade."""
+        before = self.watch.trading
         messages, listing = self.watch.update(candle, tradable, state.amounts, state.prices)
         for message in messages:
             self._tell(message)
+        if not self.is_backtest and (before is None or not np.array_equal(before, tradable)):
+            self._mark_markets(candle)
         return listing
+
+    def _mark_markets(self, candle: datetime) -> None:
+        """Dry-run/live: a pair lock on each pair that does not trade (or is being delisted), whose
+        reason says why (shown by /locks, FreqUI, Telegram and ``smartfolio status``); lifted when it
+        trades again. Locks only gate new trades: the portfolio's own orders are not affected."""
+        now = datetime.now(UTC)
+        for pair in self.pairs:
+            note = self.watch.status(pair)
+            reason = f"{MARKET_LOCK_PREFIX} {note}" if note else ""
+            current = [
+                lock
+                for lock in PairLocks.get_pair_locks(pair, now)
+                if lock.reason.startswith(MARKET_LOCK_PREFIX)
+            ]
+            if current and (not reason or current[0].reason != reason):
+                PairLocks.unlock_reason(current[0].reason, now)
+                current = []
+            if reason and not current:
+                PairLocks.lock_pair(pair, now + HALT_LOCK, reason, now=now)
 
     def _tell(self, message: str) -> None:
         """Log a notice, and live send it through freqtrade's messaging (Telegram, webhooks)."""
@@ -650,6 +674,7 @@ class SmartPortfolio(IStrategy):
                 return
             if when is not None:
                 self.watch.delisting[pair] = when
+                self._mark_markets(current_time)
                 self._tell(
                     f"{pair} will be delisted at {when:%Y-%m-%d %H:%M} UTC: it is sold now and its target "
                     "goes to the other coins, pro rata."

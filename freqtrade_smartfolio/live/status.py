@@ -21,6 +21,7 @@ class CoinStatus:
     amount: float
     price: float
     value: float
+    note: str = ""  # why the coin does not trade now (no candle, delisting), '' when it trades
 
     @property
     def deviation(self) -> float:
@@ -86,6 +87,19 @@ def _parse_time(value: Any) -> datetime:
     return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
 
 
+MARKET_LOCK_PREFIX = "smartfolio market:"  # adapter.strategy.MARKET_LOCK_PREFIX (no freqtrade import)
+
+
+def market_notes(client: BotClient) -> dict[str, str]:
+    """Pair -> why it does not trade, from the strategy's pair locks (see SmartPortfolio._mark_markets)."""
+    locks = (client.locks() or {}).get("locks", [])
+    return {
+        lock["pair"]: lock["reason"][len(MARKET_LOCK_PREFIX) :].strip()
+        for lock in locks
+        if (lock.get("reason") or "").startswith(MARKET_LOCK_PREFIX) and lock.get("active", True)
+    }
+
+
 def portfolio_status(client: BotClient, targets: dict[str, float] | None = None) -> PortfolioStatus:
     """Weights from /status (amount x current rate per open trade) and /balance (free stake, capped at
     the portfolio's own cash, see :func:`portfolio_cash`);
@@ -114,19 +128,20 @@ def portfolio_status(client: BotClient, targets: dict[str, float] | None = None)
     cash = portfolio_cash(cash, investment, closed_profit, list(trades.values()))
     goals = {k.upper(): float(v) for k, v in (targets or found).items() if k.upper() != stake}
 
+    notes = market_notes(client)
     rows = []
     for pair in pairs:
         coin = pair.split("/")[0]
         trade = trades.get(pair, {})
         amount = float(trade.get("amount") or 0.0)
         price = float(trade.get("current_rate") or 0.0)
-        rows.append((coin, goals.get(coin, math.nan), amount, price, amount * price))
+        rows.append((coin, goals.get(coin, math.nan), amount, price, amount * price, notes.get(pair, "")))
     total = sum(r[4] for r in rows) + cash
     cash_target = 100.0 - sum(goals.values()) if goals else math.nan
-    rows.append((stake, cash_target, cash, 1.0, cash))
+    rows.append((stake, cash_target, cash, 1.0, cash, ""))
     coins = tuple(
-        CoinStatus(coin, target, 100.0 * value / total if total else 0.0, amount, price, value)
-        for coin, target, amount, price, value in rows
+        CoinStatus(coin, target, 100.0 * value / total if total else 0.0, amount, price, value, note)
+        for coin, target, amount, price, value, note in rows
     )
     step = timedelta(seconds=timeframe_to_seconds(timeframe))
     # A candle is checked when it closes: the check of candle t ran at t + step; the next one runs
@@ -150,6 +165,6 @@ def format_status(status: PortfolioStatus) -> str:
     for c in status.coins:
         lines.append(
             f"{c.coin:<8}{c.target:>10.2f}{c.weight:>10.2f}{c.deviation:>+9.2f}{c.amount:>18.8g}"
-            f"{c.price:>14.8g}{c.value:>14,.2f}"
+            f"{c.price:>14.8g}{c.value:>14,.2f}" + (f"  {c.note}" if c.note else "")
         )
     return "\n".join(lines)
