@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from freqtrade_smartfolio.portfolio import stats
+from freqtrade_smartfolio.portfolio.lots import decimals_of, fit_buy_to_lot, round_to_tick, truncate_to_step
 from freqtrade_smartfolio.portfolio.plan import (
     FEE_ITERATIONS,
     CoinRules,
@@ -51,7 +52,7 @@ from freqtrade_smartfolio.portfolio.plan import (
     TriggerKind,
     check_trigger,
 )
-from freqtrade_smartfolio.portfolio.targets import Targets
+from freqtrade_smartfolio.portfolio.targets import Targets, tradable_targets
 
 Mode = Literal["freqtrade", "clean"]
 NS_PER_MINUTE = 60_000_000_000
@@ -69,7 +70,14 @@ MAX_BLOCK = 4096
 
 @dataclass(frozen=True, eq=False)
 class Market:
-    """Aligned candles: ``open``/``close`` are (bars x coins) float arrays, ``dates`` int64 ns UTC."""
+    """Aligned candles: ``open``/``close`` (and optionally ``high``/``low``) are (bars x coins) float
+    arrays, ``dates`` int64 ns UTC.
+
+    ``valid`` (bars x coins, optional) says where a coin has a candle: a coin listed, halted or ended
+    inside the window has none there, and its prices are then its last close (forward fill; before
+    its first candle, its first close, never used: it holds nothing then). None = every coin has a
+    candle on every bar.
+    """
 
     coins: tuple[str, ...]
     dates: np.ndarray
@@ -77,15 +85,22 @@ class Market:
     close: np.ndarray
     timeframe_minutes: float
     price_ticks: np.ndarray | None = None  # freqtrade's backtest price precision per bar and coin
+    high: np.ndarray | None = None
+    low: np.ndarray | None = None
+    valid: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         shape = (len(self.dates), len(self.coins))
-        for name in ("open", "close"):
+        for name in ("open", "close", "high", "low"):
             array = getattr(self, name)
+            if array is None:
+                continue
             if array.shape != shape:
                 raise ValueError(f"Market.{name} has shape {array.shape}, expected {shape} (bars x coins)")
             if not np.all(np.isfinite(array)) or np.any(array <= 0):
                 raise ValueError(f"Market.{name}: prices must be positive and finite (align the data first)")
+        if self.valid is not None and self.valid.shape != shape:
+            raise ValueError(f"Market.valid has shape {self.valid.shape}, expected {shape} (bars x coins)")
         if len(self.dates) < 2:
             raise ValueError("Market: need at least two bars")
 
@@ -96,13 +111,21 @@ class Market:
     def select(self, coins: Sequence[str]) -> Market:
         """The same market restricted to (and ordered as) ``coins``."""
         idx = [self.coins.index(c) for c in coins]
+
+        def pick(array: np.ndarray | None) -> np.ndarray | None:
+            return None if array is None else np.ascontiguousarray(array[:, idx])
+
+        valid = pick(self.valid)
         return Market(
             tuple(coins),
             self.dates,
             np.ascontiguousarray(self.open[:, idx]),
             np.ascontiguousarray(self.close[:, idx]),
             self.timeframe_minutes,
-            None if self.price_ticks is None else np.ascontiguousarray(self.price_ticks[:, idx]),
+            pick(self.price_ticks),
+            pick(self.high),
+            pick(self.low),
+            None if valid is None or valid.all() else valid,
         )
 
 
@@ -110,39 +133,57 @@ PriceInput = Market | Mapping[str, pd.DataFrame]
 
 
 def as_market(prices: PriceInput, coins: Sequence[str] | None = None) -> Market:
-    """A :class:`Market` from a Market or a dict of date x coin DataFrames ``{'open':..., 'close':...}``.
+    """A :class:`Market` from a Market or a dict of date x coin DataFrames ``{'open':..., 'close':...}``
+    (``'high'``/``'low'`` optional).
 
-    Rows where any selected coin lacks a price are dropped (the engine needs aligned bars).
+    Bars where some coins lack a price are kept (:func:`engine_market.align_candles`): a coin has a
+    candle from its first to its last price; a gap inside that span is filled as freqtrade fills it
+    (every price = the last close, still a candle); outside it the coin has none (``Market.valid``).
+    Bars before the first or after the last price of any coin are dropped; a bar inside where no coin
+    has a price is kept (nothing is planned on the bar after it, as in freqtrade).
     """
     if isinstance(prices, Market):
         return prices if coins is None or tuple(coins) == prices.coins else prices.select(coins)
+    from freqtrade_smartfolio.portfolio.engine_market import align_candles
+
     close = prices["close"]
     open_ = prices.get("open", close)
     cols = list(coins) if coins is not None else list(close.columns)
     fields = {"open": open_[cols], "close": close[cols]}
     if "high" in prices and "low" in prices:
         fields |= {"high": prices["high"][cols], "low": prices["low"][cols]}
-    frame = pd.concat(fields, axis=1).dropna()
+    frame = pd.concat(fields, axis=1)
+    some = np.flatnonzero(frame.notna().to_numpy().any(axis=1))
+    if len(some):  # bars before the first and after the last price of any coin go
+        frame = frame.iloc[some[0] : some[-1] + 1]
     index = pd.DatetimeIndex(frame.index)
     index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
     dates = index.as_unit("ns").asi8.copy()
     steps = np.diff(dates)
     tf = float(np.min(steps[steps > 0]) / NS_PER_MINUTE) if len(steps) else 0.0
+    aligned, valid = align_candles({name: frame[name].to_numpy(dtype=float) for name in fields})
     ticks = None
     if "high" in fields:
+        # freqtrade's precision comes from each pair's own (filled) candles: NaN cells count for nothing
         ticks = np.column_stack(
             [
-                backtest_price_ticks(index, [frame[(col, c)].to_numpy(dtype=float) for col in OHLC])
-                for c in cols
+                backtest_price_ticks(
+                    index,
+                    [np.where(valid[:, k], aligned[col][:, k], np.nan) for col in OHLC],
+                )
+                for k in range(len(cols))
             ]
         )
     return Market(
         tuple(cols),
         dates,
-        np.ascontiguousarray(frame["open"].to_numpy(dtype=float)),
-        np.ascontiguousarray(frame["close"].to_numpy(dtype=float)),
+        aligned["open"],
+        aligned["close"],
         tf,
         ticks,
+        aligned.get("high"),
+        aligned.get("low"),
+        None if valid.all() else valid,
     )
 
 
@@ -181,8 +222,11 @@ def load_market(
     datadir: Path | str | None = None,
 ) -> Market:
     """Candles of ``coins`` from the data folder for ``start <= date <= end`` (both inclusive, as
-    freqtrade's ``--timerange``), on the dates every coin shares."""
+    freqtrade's ``--timerange``), on every candle time from the first to the last any coin has; a coin
+    without a candle on a bar (not listed yet, halted, data ended) is marked in ``Market.valid``."""
     from freqtrade_smartfolio.marketdata import load_candles
+
+    from freqtrade_smartfolio.portfolio.engine_market import regular_grid
 
     lo, hi = _utc(start), _utc(end)
     columns: dict[str, dict[str, pd.Series]] = {col: {} for col in OHLC}
@@ -191,7 +235,9 @@ def load_market(
         frame = frame[(frame["date"] >= lo) & (frame["date"] <= hi)].set_index("date")
         for col in OHLC:
             columns[col][coin] = frame[col]
-    return as_market({col: pd.concat(series, axis=1, join="inner") for col, series in columns.items()}, coins)
+    joined = {col: pd.concat(series, axis=1, join="outer").sort_index() for col, series in columns.items()}
+    grid = regular_grid(pd.DatetimeIndex(joined["close"].index), timeframe)
+    return as_market({col: frame.reindex(grid) for col, frame in joined.items()}, coins)
 
 
 @dataclass(frozen=True)
@@ -204,32 +250,6 @@ class ExchangeRules:
 
 
 # ------------------------------------------------------------------------------------------ helpers
-
-
-def decimals_of(step: float) -> int:
-    """Decimal places of a power-of-ten step such as 0.001 (0 for steps >= 1 or no step)."""
-    if not step or step <= 0:
-        return 0
-    return max(0, math.ceil(-math.log10(step) - 1e-9))
-
-
-def round_to_tick(values: np.ndarray, tick: float) -> np.ndarray:
-    """Prices on the tick grid, as the nearest floats to the decimal values (as SmartPortfolio)."""
-    if not tick or tick <= 0:
-        return values
-    return np.round(np.round(values / tick) * tick, decimals_of(tick))
-
-
-def truncate_to_step(amount: float, step: float, decimals: int | None = None) -> float:
-    """``amount`` truncated to the lot ``step`` as freqtrade/ccxt do it: on the decimal repr of the
-    float (``Decimal(str(amount))``), returned as the float nearest to the decimal result."""
-    if not step or step <= 0:
-        return amount
-    q = amount / step
-    k = math.floor(q)
-    if abs(q - round(q)) <= 1e-9 * (1.0 + abs(q)):  # float noise at a lot boundary: use the decimals
-        k = int((Decimal(str(amount)) / Decimal(str(step))).to_integral_value(rounding="ROUND_FLOOR"))
-    return round(k * step, decimals_of(step) if decimals is None else decimals)
 
 
 def price_to_precision(price: float, tick: float) -> float:
@@ -295,17 +315,25 @@ def fast_plan(
     steps: Sequence[float],
     fee: float,
     buys_only: bool = False,
+    tradable: np.ndarray | None = None,
 ) -> tuple[list[tuple[int, float, float]], list[tuple[int, float, float]]]:
     """The orders of :func:`plan.plan_rebalance`, bit for bit, without building the plan objects.
 
-    Returns ``(sells, buys)`` as ``(coin index, amount, value)``; tests/test_engine.py checks it
-    against plan.py on random states (hypothesis).
+    ``tradable`` (optional mask): coins that do not trade are neither sold nor bought (their deltas
+    are 0 inside the fee iteration, as plan.target_deltas). Returns ``(sells, buys)`` as
+    ``(coin index, amount, value)``; tests/test_engine.py checks it against plan.py on random states
+    (hypothesis).
     """
     values = amounts * prices
     total = float(values.sum()) + cash  # PortfolioState.total
     deltas = goal * total - values
+    still = None if tradable is None or tradable.all() else ~np.asarray(tradable, dtype=bool)
+    if still is not None:
+        deltas[still] = 0.0
     for _ in range(FEE_ITERATIONS):
         deltas = goal * (total - fee * float(np.abs(deltas).sum())) - values
+        if still is not None:
+            deltas[still] = 0.0
     traded_estimate = float(np.abs(deltas).sum())
     d = deltas.tolist()
     held_all = amounts.tolist()
@@ -374,6 +402,7 @@ class _TradeBook:
         self.avg = [0.0] * n  # average entry price, unrounded
         self.open_rate = [0.0] * n  # trade.open_rate: the average entry price on the price grid
         self.realized = [0.0] * n  # trade.realized_profit
+        self.flow = [0.0] * n  # cash the trade's filled orders moved (adapter/cash.py's trade_cash_flow)
         self.opened: list[int] = []  # trades in the order they were opened
 
 
@@ -413,8 +442,28 @@ class _Kernel:
         prep = prepared or prepare_prices(market, exchange, mode)
         self.open_r = prep["open"]
         self.close_r = prep["close"]
+        self.high_r = prep.get("high")
+        self.low_r = prep.get("low")
         self.mark = market.close
         self.price_ticks = market.price_ticks
+        # Which coins have a candle on each bar (None: all of them, on every bar). A bar r is
+        # "special" when a coin lacks the candle r-1 the plan is made from, or the set of coins with
+        # a candle changed: the vectorised scan stops there and the bar is checked one by one.
+        self.valid = None if mode == "clean" or market.valid is None else market.valid
+        bars = len(self.dates)
+        self.special = np.zeros(0, dtype=np.int64)
+        self.last_rows = [bars - 1] * self.n  # each pair's last candle (freqtrade's data[pair][-1])
+        if self.valid is not None:
+            valid = self.valid
+            flags = np.zeros(bars, dtype=bool)
+            flags[1:] = ~valid[:-1].all(axis=1)
+            flags[2:] |= (valid[1:-1] != valid[:-2]).any(axis=1)
+            self.special = np.flatnonzero(flags)
+            self.last_rows = [int(np.flatnonzero(valid[:, i])[-1]) if valid[:, i].any() else -1 for i in range(self.n)]
+            # the last bar before each bar on which some coin had a candle (MarketWatch's last check)
+            checked = valid.any(axis=1)
+            marks = np.where(checked, np.arange(bars), -1)
+            self.prev_checked = np.concatenate([[-1], np.maximum.accumulate(marks)[:-1]])
         self.trade_tick = np.zeros(self.n)  # price precision of each open trade (set at entry)
         # plan.out_of_band_reason: out when |weight - goal| - width > 1e-12 (cash included)
         self.goal = np.append(targets.array, targets.cash)
@@ -431,6 +480,12 @@ class _Kernel:
         """First bar ``r >= first`` whose plan (prices of bar ``r - lag``) triggers, or -1."""
         total_bars = len(self.dates)
         rule = self.rule
+        if len(self.special):  # bars with coins that lack a candle are checked one by one
+            at = int(np.searchsorted(self.special, first, side="left"))
+            if at < len(self.special):
+                total_bars = int(self.special[at])
+                if total_bars <= first:
+                    return first
         schedule_row = total_bars
         if rule.interval_minutes is not None:
             if last_tick is None:
@@ -440,7 +495,9 @@ class _Kernel:
             # the strategy compares minutes as floats; the dates are whole minutes, so this is exact
             schedule_row = max(first, int(np.searchsorted(plan_times, due, side="left")) + lag)
         if self.width is None:
-            return schedule_row if schedule_row < total_bars else -1
+            if schedule_row < total_bars:
+                return schedule_row
+            return total_bars if total_bars < len(self.dates) else -1
         if not (amounts > 0).any():
             return first  # nothing held: the initial allocation is due now
         r = first
@@ -453,7 +510,9 @@ class _Kernel:
                 return r + int(hits[0])
             r = hi
             block = min(block * 4, MAX_BLOCK)
-        return schedule_row if schedule_row < total_bars else -1
+        if schedule_row < total_bars:
+            return schedule_row
+        return total_bars if total_bars < len(self.dates) else -1
 
     def out_of_band(self, lo: int, hi: int, amounts: np.ndarray, cash: float, lag: int) -> np.ndarray:
         """For bars ``lo..hi-1``: is any weight out of its band at the prices of bar ``r - lag``?
@@ -499,6 +558,7 @@ class _Kernel:
         seen = self._strategy_cash(book)
         last_tick: int | None = None
         incomplete = False
+        interval = self.rule.interval_minutes
         r = 1
         while r <= last:
             if not incomplete:
@@ -509,35 +569,54 @@ class _Kernel:
                     break
             prices = self.close_r[r - 1]
             plan_time = int(self.dates[r - 1]) + self.tf_ns
-            if incomplete:
+            tradable: np.ndarray | None = None  # None: every coin has the candle r-1
+            listing = ""
+            if self.valid is not None:
+                mask = self.valid[r - 1]
+                if not mask.any():  # no coin has a candle: no plan, nothing updated
+                    r += 1
+                    continue
+                listing = self._listing(r, mask, amounts)
+                tradable = None if mask.all() else mask
+            state = PortfolioState(self.coins, amounts.copy(), prices, seen)
+            steer = self.targets
+            if tradable is not None:  # the strategy's _steering_targets
+                steer = tradable_targets(self.targets, tradable, state.values, state.total)
+            special = tradable is not None or (len(self.special) > 0 and self._is_special(r))
+            # SmartPortfolio._trigger: LISTING > COMPLETION > plan.check_trigger
+            if listing and float(state.values.sum()) > 0:
+                kind, reason = TriggerKind.LISTING, listing
+            elif incomplete:
                 kind, reason = TriggerKind.COMPLETION, "buys waiting for cash from sales"
             else:
-                if self.record:  # plan.py's own verdict, with its human reason
+                if self.record or special:  # plan.py's own verdict, with its human reason
                     since = None if last_tick is None else (plan_time - last_tick) / NS_PER_MINUTE
-                    state = PortfolioState(self.coins, amounts.copy(), prices, seen)
-                    trigger = check_trigger(state, self.targets, self.rule, since)
-                    if trigger is None:  # cannot happen: the scan repeats plan.py's float operations
+                    trigger = check_trigger(state, steer, self.rule, since)
+                    if trigger is None:  # a quiet special bar (the scan never stops on a quiet one)
                         r += 1
                         continue
                     kind, reason = trigger.kind, trigger.reason
-                elif not book.opened:
+                elif float(state.values.sum()) <= 0:
                     kind, reason = TriggerKind.INITIAL, ""
-                elif self.width is not None and self.out_of_band(r, r + 1, amounts, seen, 1)[0]:
-                    kind, reason = TriggerKind.THRESHOLD, ""
+                elif interval is not None and (
+                    last_tick is None or (plan_time - last_tick) / NS_PER_MINUTE >= interval
+                ):
+                    kind, reason = TriggerKind.SCHEDULE, ""  # a due schedule comes before the band
                 else:
-                    kind, reason = TriggerKind.SCHEDULE, ""
+                    kind, reason = TriggerKind.THRESHOLD, ""
                 if kind in (TriggerKind.SCHEDULE, TriggerKind.INITIAL):
                     last_tick = plan_time
             sells, buys = fast_plan(
                 amounts,
                 prices,
                 seen,
-                self.goal[:-1],
-                self.targets.cash,
+                steer.array,
+                steer.cash,
                 self.min_orders,
                 self.steps,
                 fee,
                 buys_only=kind is TriggerKind.COMPLETION,
+                tradable=tradable,
             )
             incomplete = False
             if sells or buys:
@@ -547,17 +626,46 @@ class _Kernel:
                 amounts = np.array(book.amount)
                 seen = self._strategy_cash(book)
             r += 1
-        # force exit of every position at the last bar's open
+        # freqtrade's handle_left_open: each open trade is force-sold at the open of its pair's own
+        # last candle, at the trade's price precision (a price outside that candle does not fill)
         final = cash
-        price = self.open_r[last].tolist()
         for i in book.opened:
             if book.amount[i] > 0:
-                gross = book.amount[i] * price_to_precision(price[i], self.trade_tick[i])
+                row = self.last_rows[i]
+                price = price_to_precision(float(self.open_r[row, i]), self.trade_tick[i])
+                if not self._fills(row, i, price):
+                    continue
+                gross = book.amount[i] * price
                 final += gross * (1 - fee)
                 out.fees += gross * fee
         out.final_value = final
         self._record_holdings(last, np.zeros(n), final)
         return out
+
+    def _is_special(self, r: int) -> bool:
+        at = int(np.searchsorted(self.special, r, side="left"))
+        return at < len(self.special) and int(self.special[at]) == r
+
+    def _listing(self, r: int, mask: np.ndarray, amounts: np.ndarray) -> str:
+        """MarketWatch.update's LISTING reason at bar r ('' for none): a coin with the candle r-1 that
+        had none at the last bar checked before, holds nothing, while the portfolio holds coins."""
+        before = int(self.prev_checked[r - 1])
+        if before < 0 or float(np.sum(amounts)) <= 0:
+            return ""
+        new = mask & ~self.valid[before] & (amounts <= 0)
+        if not new.any():
+            return ""
+        when = self.index_time(r - 1)
+        return f"{', '.join(c for c, b in zip(self.coins, new.tolist(), strict=True) if b)} trades from {when}"
+
+    def index_time(self, row: int) -> str:
+        return pd.Timestamp(int(self.dates[row]), tz="UTC").strftime("%Y-%m-%d %H:%M")
+
+    def _fills(self, row: int, i: int, price: float) -> bool:
+        """freqtrade's ``_get_order_filled``: a price inside the candle's low-high range fills."""
+        if self.low_r is None or self.high_r is None:
+            return True
+        return bool(self.low_r[row, i] <= price <= self.high_r[row, i])
 
     def _entry_tick(self, row: int, i: int) -> float:
         """Price precision freqtrade gives a trade opened at ``row``: from the data's decimals that
@@ -576,6 +684,14 @@ class _Kernel:
         tied = sum([book.stake[i] for i in opened])
         free = self.investment + profit - tied
         return min((tied + free) * 1.0 - tied, free)
+
+    def _filled_cash(self, book: _TradeBook) -> float:
+        """adapter/cash.py's FilledCash: the investment plus each trade's filled orders' cash flow,
+        summed trade by trade in the order the trades were opened."""
+        total = self.investment
+        for i in book.opened:
+            total += book.flow[i]
+        return total
 
     def _strategy_cash(self, book: _TradeBook, free: float | None = None) -> float:
         """SmartPortfolio._cash: free stake less the entry fees freqtrade has not charged yet
@@ -606,51 +722,69 @@ class _Kernel:
         amount, stake, avg, realized = book.amount, book.stake, book.avg, book.realized
         opened = book.opened
         sequence = [*opened, *(i for i in range(self.n) if i not in opened)]
+        valid = self.valid
         for i in sequence:
             order = orders.get(i)
             if order is None:
                 continue
+            if valid is not None and not valid[r, i]:
+                continue  # no candle at r for this pair: freqtrade's validate_row skips it
             side, planned_amount, size = order
             step, step_dec = self.steps[i], self.step_decimals[i]
             p = price[i]
             if side == "sell":
                 if amount[i] <= 0:
                     continue
-                p = price_to_precision(p, self.trade_tick[i])  # freqtrade's _exit_trade
                 q = truncate_to_step(min(planned_amount, amount[i]) * (1 + SELL_NUDGE), step, step_dec)
                 if q <= 0:
                     continue
-                remaining = (amount[i] - q) * p
+                remaining = (amount[i] - q) * p  # _check_adjust_trade_for_candle: at the candle's open
                 floor = min_stake(self.exchange[i], p, -0.1)
                 if floor and remaining != 0 and remaining < floor:
                     continue  # freqtrade refuses a partial exit leaving less than its minimum
+                p = price_to_precision(p, self.trade_tick[i])  # freqtrade's _exit_trade
+                if not self._fills(r, i, p):
+                    # priced on the trade's tick from the day it opened, outside this candle: the
+                    # order stays open, is cancelled on the pair's next candle (unfilledtimeout)
+                    # before anything else, and the trade keeps its amount; the strategy plans from
+                    # the holdings and no buy ever counted on the proceeds (filled cash)
+                    continue
                 gross = q * p
                 realized[i] += gross * (1 - fee) - q * avg[i] * (1 + fee)
                 stake[i] -= avg[i] * q
                 amount[i] = on_grid(amount[i] - q, step, step_dec)
                 cash += gross * (1 - fee)
+                book.flow[i] += gross * (1 - fee)
             else:
                 entry = amount[i] <= 0
-                if entry and last_row:
-                    continue  # freqtrade opens no trade on the last candle
-                available = self._free_stake(book)
-                amount_stake = min(size, available)
-                if not entry:
-                    # adjust_trade_position: spend at most the real cash now (sales earlier in this
-                    # candle included), leave a tradable remainder to a completion, defer small buys
-                    seen = self._strategy_cash(book, available)
-                    amount_stake = min(size, min(available, seen / (1 + fee)))
-                    if size - amount_stake >= self.min_orders[i] or amount_stake < self.min_orders[i]:
+                if entry and (last_row or (valid is not None and not valid[r - 1, i])):
+                    continue  # no trade opens on the last candle, nor without the shifted signal
+                available = self._free_stake(book)  # stake_available (the exchange's max is larger)
+                seen = self._strategy_cash(book, available)  # SmartPortfolio._cash
+                cash_now = max(min(seen, self._filled_cash(book)), 0.0)  # _spendable_cash
+                min_order = self.min_orders[i]
+                lot_cash = min(cash_now, available * (1 + fee))
+                if entry:  # custom_stake_amount
+                    wanted = min(size, available, cash_now / (1 + fee))
+                else:  # adjust_trade_position
+                    wanted = min(size, min(available, cash_now / (1 + fee)))
+                    if size - wanted >= min_order or wanted < min_order:
                         incomplete = True  # what is left (or the whole deferred buy) is tradable later
-                    if amount_stake < self.min_orders[i]:
+                    if wanted < min_order:
                         continue
+                fit = fit_buy_to_lot(wanted, p, step, min_order, lot_cash, fee)
+                if fit.amount <= 0:
+                    continue  # skipped: under the minimum after the lot, one more lot unaffordable
+                amount_stake = fit.stake
+                # freqtrade's validate_stake_amount
                 floor = min_stake(self.exchange[i], p, 0.0 if not entry else -0.05)
-                if floor > available:
+                if not amount_stake > 0 or floor > available:
                     continue
                 if amount_stake < floor:
                     if amount_stake * 1.3 < floor:
                         continue
                     amount_stake = floor
+                amount_stake = min(amount_stake, available)
                 q = truncate_to_step(amount_stake / p, step, step_dec)
                 if q <= 0:
                     continue
@@ -663,6 +797,7 @@ class _Kernel:
                     self.trade_tick[i] = self._entry_tick(r, i)
                 book.open_rate[i] = price_to_precision(avg[i], self.trade_tick[i])
                 cash -= gross * (1 + fee)
+                book.flow[i] -= gross * (1 + fee)
             traded = True
             out.fees += gross * fee
             if not initial:
@@ -752,15 +887,20 @@ class _Kernel:
 
 
 def prepare_prices(market: Market, exchange: Sequence[ExchangeRules], mode: Mode) -> dict[str, np.ndarray]:
-    """Plan and fill prices: on the tick grid in freqtrade mode, the raw close in clean mode."""
+    """Plan and fill prices: on the tick grid in freqtrade mode (high and low too, when the market has
+    them: SmartPortfolio rounds the backtest candles so), the raw close in clean mode."""
     if mode == "clean":
         return {"open": market.close, "close": market.close}
-    opens = np.empty_like(market.open)
-    closes = np.empty_like(market.close)
-    for i, rules in enumerate(exchange):
-        opens[:, i] = round_to_tick(market.open[:, i], rules.tick)
-        closes[:, i] = round_to_tick(market.close[:, i], rules.tick)
-    return {"open": np.ascontiguousarray(opens), "close": np.ascontiguousarray(closes)}
+    out: dict[str, np.ndarray] = {}
+    for name in ("open", "close", "high", "low"):
+        source = getattr(market, name)
+        if source is None:
+            continue
+        rounded = np.empty_like(source)
+        for i, rules in enumerate(exchange):
+            rounded[:, i] = round_to_tick(source[:, i], rules.tick)
+        out[name] = np.ascontiguousarray(rounded)
+    return out
 
 
 def run_kernel(
