@@ -124,5 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return report_error(command_name(args), err, debug)
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # python -m freqtrade_smartfolio.cli: the commands raise the package's errors
+    from freqtrade_smartfolio.cli import main as package_main
+
+    sys.exit(package_main())
