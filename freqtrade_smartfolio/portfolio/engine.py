@@ -903,6 +903,22 @@ def prepare_prices(market: Market, exchange: Sequence[ExchangeRules], mode: Mode
     return out
 
 
+def default_rules(market: Market, exchange: Sequence[ExchangeRules]) -> tuple[CoinRules, ...]:
+    """The strategy's CoinRules when none are given: its default minimum order (``min_trade``, 5 in
+    the stake currency) or what the exchange's limits demand at the last close, whichever is larger
+    (config.market_min_order); no lot step (ExchangeRules does not carry one)."""
+    from freqtrade_smartfolio.config import DEFAULT_MIN_TRADE, exchange_min_order
+
+    last = market.close[-1].tolist()
+    return tuple(
+        CoinRules(
+            min_order=max(float(DEFAULT_MIN_TRADE), exchange_min_order(ex.min_cost, ex.min_amount, last[i])),
+            step=0.0,
+        )
+        for i, ex in enumerate(exchange)
+    )
+
+
 def run_kernel(
     market: Market,
     targets: Targets,
@@ -922,8 +938,8 @@ def run_kernel(
     if targets.coins != market.coins:
         raise ValueError(f"market coins {market.coins} differ from target coins {targets.coins}")
     n = len(market.coins)
-    rules = tuple(rules) if rules is not None else (CoinRules(),) * n
     exchange = tuple(exchange) if exchange is not None else (ExchangeRules(),) * n
+    rules = tuple(rules) if rules is not None else default_rules(market, exchange)
     if len(rules) != n or len(exchange) != n:
         raise ValueError(f"need one CoinRules and one ExchangeRules per coin ({n})")
     if mode not in ("freqtrade", "clean"):
@@ -1034,7 +1050,9 @@ def simulate(
 
     ``rules``: each coin's minimum order and lot step (``CoinRules``, as the strategy derives them);
     ``exchange``: each coin's tick and the exchange limits freqtrade itself checks
-    (``ExchangeRules``); both default to none. ``mode``: ``"freqtrade"`` or ``"clean"`` (module doc).
+    (``ExchangeRules``). Without ``rules`` the strategy's defaults apply (:func:`default_rules`: a
+    5 USDT minimum order, or the exchange's limits when ``exchange`` is given); without ``exchange``,
+    no tick and no exchange limits. ``mode``: ``"freqtrade"`` or ``"clean"`` (module doc).
     """
     market = as_market(prices, targets.coins)
     out = run_kernel(
