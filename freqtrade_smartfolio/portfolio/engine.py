@@ -225,7 +225,6 @@ def load_market(
     freqtrade's ``--timerange``), on every candle time from the first to the last any coin has; a coin
     without a candle on a bar (not listed yet, halted, data ended) is marked in ``Market.valid``."""
     from freqtrade_smartfolio.marketdata import load_candles
-
     from freqtrade_smartfolio.portfolio.engine_market import regular_grid
 
     lo, hi = _utc(start), _utc(end)
@@ -453,13 +452,16 @@ class _Kernel:
         bars = len(self.dates)
         self.special = np.zeros(0, dtype=np.int64)
         self.last_rows = [bars - 1] * self.n  # each pair's last candle (freqtrade's data[pair][-1])
+        self.prev_checked = np.zeros(0, dtype=np.int64)
         if self.valid is not None:
             valid = self.valid
             flags = np.zeros(bars, dtype=bool)
             flags[1:] = ~valid[:-1].all(axis=1)
             flags[2:] |= (valid[1:-1] != valid[:-2]).any(axis=1)
             self.special = np.flatnonzero(flags)
-            self.last_rows = [int(np.flatnonzero(valid[:, i])[-1]) if valid[:, i].any() else -1 for i in range(self.n)]
+            self.last_rows = [
+                int(np.flatnonzero(valid[:, i])[-1]) if valid[:, i].any() else -1 for i in range(self.n)
+            ]
             # the last bar before each bar on which some coin had a candle (MarketWatch's last check)
             checked = valid.any(axis=1)
             marks = np.where(checked, np.arange(bars), -1)
@@ -649,6 +651,8 @@ class _Kernel:
     def _listing(self, r: int, mask: np.ndarray, amounts: np.ndarray) -> str:
         """MarketWatch.update's LISTING reason at bar r ('' for none): a coin with the candle r-1 that
         had none at the last bar checked before, holds nothing, while the portfolio holds coins."""
+        if self.valid is None:
+            return ""
         before = int(self.prev_checked[r - 1])
         if before < 0 or float(np.sum(amounts)) <= 0:
             return ""
@@ -656,7 +660,9 @@ class _Kernel:
         if not new.any():
             return ""
         when = self.index_time(r - 1)
-        return f"{', '.join(c for c, b in zip(self.coins, new.tolist(), strict=True) if b)} trades from {when}"
+        return (
+            f"{', '.join(c for c, b in zip(self.coins, new.tolist(), strict=True) if b)} trades from {when}"
+        )
 
     def index_time(self, row: int) -> str:
         return pd.Timestamp(int(self.dates[row]), tz="UTC").strftime("%Y-%m-%d %H:%M")
