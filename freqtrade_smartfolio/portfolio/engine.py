@@ -13,16 +13,23 @@ Modes (see docs/engine.md):
 ``"freqtrade"`` - what the strategy does inside freqtrade's backtester:
   * at bar ``r`` (freqtrade's ``current_time``) the plan is made from the close of bar ``r-1``
     rounded to the tick; orders fill at the open of bar ``r`` (rounded to the tick);
-  * triggers come from plan.py's rules (bit-identical vectorised scan, then :func:`check_trigger`
-    for the reason); a candle that left a tradable part of a buy unfilled makes the next candle a
-    COMPLETION rebalance; the schedule counts from the last SCHEDULE/INITIAL trigger;
+  * triggers as the strategy's ``_trigger``: LISTING (a coin whose candles start while others are
+    held) > COMPLETION (a candle left a tradable part of a buy unfilled) > plan.py's
+    :func:`check_trigger` (INITIAL, SCHEDULE when due, THRESHOLD), by a bit-identical vectorised scan
+    over the bars where every coin has a candle, and bar by bar elsewhere; the schedule counts from
+    the last SCHEDULE/INITIAL trigger;
+  * a coin without a candle (``Market.valid``: not listed yet, halted, data ended) is valued at its
+    last close and not traded; the plan steers by ``targets.tradable_targets``; it fills nothing at a
+    bar where it has no row, and its trade is force-sold at the open of its own last candle;
   * pairs are processed in the order their trades were opened (then the others, whitelist order);
-    a sell fills in full (unless freqtrade's own minimum would be left behind), a buy spends at
-    most the real cash at that moment (sales earlier in the candle included), is deferred under
-    the coin's minimum order and truncated to the lot size;
+    a sell fills in full (unless freqtrade's own minimum would be left behind) when its price, on the
+    trade's price precision, lies inside the candle (else it stays unfilled and is cancelled); a buy
+    spends at most the cash the fills left and the strategy's view of it (sales earlier in the candle
+    included), is deferred under the coin's minimum order and fitted to the lot
+    (:func:`lots.fit_buy_to_lot`);
   * freqtrade's bookkeeping is mirrored: free stake = start + realised profit - stakes at the
     average entry price, open_rate and exit prices on the backtester's per-month price precision;
-  * at the last bar every position is force-sold at that bar's open (freqtrade's ``final_balance``).
+  * at the end every position is force-sold at the open of its pair's last bar (``final_balance``).
 ``"clean"`` - an ideal one-step rebalance decided and filled at the same close: each coin trades
   ``(target - weight) * value`` of cash with the fee inside the trade (bt's convention), no lots,
   no minimum orders, no deferral. ``bt_quantities=True`` reproduces bt's Newton search for the
