@@ -9,6 +9,9 @@ import pytest
 
 from freqtrade_smartfolio.marketdata import MarketDataMissing, find_data_dir
 
+# Tests never ask a public exchange (smartfolio new checks coins against Binance's markets otherwise).
+os.environ.setdefault("SMARTFOLIO_OFFLINE", "1")
+
 
 def _data_dir_or_fail(required: list[str]) -> Path:
     try:

@@ -27,6 +27,6 @@ def test_demo_prints_the_summary_and_writes_the_report(require_data, tmp_path, c
 def test_demo_without_data_says_where_it_looked_and_how_to_get_it(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("SMARTFOLIO_DATADIR", str(tmp_path / "nowhere"))
     monkeypatch.setattr("freqtrade_smartfolio.marketdata.candidate_data_dirs", lambda: [tmp_path / "nowhere"])
-    assert main(["demo"]) == 1
-    out = capsys.readouterr().out
-    assert "Looked in" in out and "freqtrade download-data" in out
+    assert main(["demo"]) == 2  # missing input: one line on stderr (docs/cli-errors.md)
+    err = capsys.readouterr().err
+    assert "Looked in" in err and "freqtrade download-data" in err

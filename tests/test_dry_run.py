@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -30,6 +31,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 PORTFOLIO = {"DOGE": 25, "SOL": 25, "ETH": 25, "BTC": 25}
 THRESHOLD = 1.5
+# Every 3 candles: the jump is checked 1 or 2 candles after the initial allocation (threshold), the
+# schedule fires at the third (a due schedule takes precedence over the band).
+INTERVAL_MINUTES = 3
 JUMP_HOUR = "2024-02-28T16:00"  # DOGE +18.5% in this 1h candle
 STARTUP_MARGIN_S = 45  # freqtrade reaches its first loop ~15 s after launch; 30 s to spare
 
@@ -89,7 +93,7 @@ def live(require_data, tmp_path_factory):
             {
                 "portfolio": PORTFOLIO,
                 "investment": 10_000,
-                "rebalance": {"mode": "both", "threshold": THRESHOLD, "interval": "1m"},
+                "rebalance": {"mode": "both", "threshold": THRESHOLD, "interval": f"{INTERVAL_MINUTES}m"},
             },
             timeframe="1m",
             exchange_url=exchange.url,
@@ -116,7 +120,9 @@ def live(require_data, tmp_path_factory):
             after_threshold = portfolio_status(client)
             schedule = bot.wait_for("a scheduled rebalance", lambda: finished(bot, "schedule"), 150)
             after_schedule = portfolio_status(client)
+            log = bot.log_tail(lines=1_000_000)  # the log file, or freqtrade's console output
             yield {
+                "log": log,
                 "bot": bot,
                 "client": client,
                 "hooks": hooks,
@@ -143,12 +149,25 @@ def test_threshold_and_scheduled_rebalances_bring_weights_back_to_target(live):
     assert after_schedule.last_check is not None and after_schedule.next_check > after_schedule.last_check
 
 
+def test_the_schedule_counts_on_candle_times(live):
+    """The scheduled rebalance is planned exactly INTERVAL_MINUTES candles after the initial
+    allocation, whatever the loop's wall-clock timing (it used to drift by the loop's lateness)."""
+    import re
+
+    # \s+: the console output wraps long lines
+    pattern = r"Candle\s+(\d{4}-\d\d-\d\d)\s+(\d\d:\d\d):\s+Rebalance\s+\((initial|schedule)"
+    planned = [(f"{day} {hour}", kind) for day, hour, kind in re.findall(pattern, live["log"])]
+    assert planned[0][1] == "initial" and planned[1][1] == "schedule", planned
+    first, second = (datetime.strptime(when, "%Y-%m-%d %H:%M") for when, _ in planned[:2])
+    assert second - first == timedelta(minutes=INTERVAL_MINUTES), planned
+
+
 def test_every_order_is_tagged_and_recorded(live):
     records = rebalances(live["bot"])
     reasons = list(dict.fromkeys(records["reason"]))
     assert reasons[0] == "initial allocation"
     assert any(r.startswith("threshold: ") for r in reasons)
-    assert any(r == "schedule: every 1m" for r in reasons)
+    assert any(r == f"schedule: every {INTERVAL_MINUTES}m" for r in reasons)
     assert (records["tag"] != "").all()
     later = records[records["reason"] != "initial allocation"]
     assert later["tag"].str.match(r"^(threshold|schedule|completion): .* \| (sell|buy) [A-Z]+$").all()
@@ -164,7 +183,7 @@ def test_one_notification_per_rebalance_reaches_the_webhook(live):
     assert texts, "no webhook call received"
     assert all(t.startswith("SmartPortfolio Rebalance (") for t in texts)
     assert any("threshold: DOGE" in t and "sell" in t and "buy" in t for t in texts)
-    assert any("schedule: every 1m" in t for t in texts)
+    assert any(f"schedule: every {INTERVAL_MINUTES}m" in t for t in texts)
     assert len(texts) == len(set(texts))
 
 
@@ -197,4 +216,4 @@ def test_status_and_records_commands(live, capsys, tmp_path):
     out = capsys.readouterr().out
     assert "initial allocation" in out and "threshold: DOGE" in out and csv.exists()
     assert main(["records", "--db", str(bot.db_path)]) == 0
-    assert "schedule: every 1m" in capsys.readouterr().out
+    assert f"schedule: every {INTERVAL_MINUTES}m" in capsys.readouterr().out

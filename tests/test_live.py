@@ -55,7 +55,7 @@ def test_a_valid_change_is_returned_and_a_bad_one_refused_naming_the_field(confi
     with pytest.raises(ConfigError, match=r"smartfolio\.rebalance\.threshold: 80"):
         change_settings(config_file, ["rebalance.threshold=80"])
     before = config_file.read_text()
-    assert main(["invest", "--config", str(config_file), "--set", "rebalance.threshold=-1"]) == 1
+    assert main(["invest", "--config", str(config_file), "--set", "rebalance.threshold=-1"]) == 2  # bad input
     assert config_file.read_text() == before  # refused: nothing written
 
 

@@ -75,7 +75,7 @@ def test_added_investment_is_bought_in_target_proportion(bot, capsys):
 
 def test_settings_change_at_runtime_and_bad_values_are_refused(bot, capsys):
     before = bot.config_path.read_text()
-    assert cli(bot, "invest", "--set", "rebalance.threshold=0") == 1
+    assert cli(bot, "invest", "--set", "rebalance.threshold=0") == 2  # bad input
     assert "smartfolio.rebalance.threshold: 0 is not allowed" in capsys.readouterr().err
     assert bot.config_path.read_text() == before
     assert cli(bot, "set", "rebalance.threshold=4") == 0

@@ -54,6 +54,8 @@ logger = logging.getLogger(__name__)
 ENTRY_TAG = "initial allocation"
 HALT_REASONS = ("take_profit:", "stop_loss:")
 HALT_LOCK = timedelta(days=3650)
+# A rebalance that placed nothing says why once per trigger kind, and again at most this often.
+SKIP_LOG_EVERY = timedelta(days=1)
 # Reason prefix of the pair locks that mark a market that does not trade (see _mark_markets).
 MARKET_LOCK_PREFIX = "smartfolio market:"
 # Dry-run/live: how often an order freqtrade could not place (the exchange refused it or failed) is
@@ -234,6 +236,7 @@ class SmartPortfolio(IStrategy):
         self.last_schedule_tick: datetime | None = None
         self.last_planned_candle: datetime | None = None
         self._last_skip_message = ""
+        self._skip_logged: tuple[str, datetime] | None = None
         # Which markets trade (listings, halts, delistings) and the cash the fills really left.
         self.watch = MarketWatch(self.pairs)
         self.filled_cash = FilledCash(self.settings.investment)
@@ -428,10 +431,10 @@ class SmartPortfolio(IStrategy):
         plan = plan_rebalance(state, steer, self.coin_rules, self.fee, trigger, tradable)
         self.incomplete = False
         if not plan.orders:
-            self._log_skip(plan)
+            self._log_skip(plan, candle)
             self._switch_adjustment()
             return
-        self._last_skip_message = ""
+        self._skip_logged = None
         summary = plan.summary()
         logger.info("Candle %s: %s", f"{candle:%Y-%m-%d %H:%M}", summary)
         if not self.is_backtest and self.dp:
@@ -830,18 +833,21 @@ class SmartPortfolio(IStrategy):
         self.funded = Trigger(TriggerKind.INITIAL, "funded with held coins: rebalance to target")
         return True
 
-    def _log_skip(self, plan: RebalancePlan) -> None:
-        """Say why a triggered rebalance placed nothing; once while the reasons stay the same (a band
-        narrower than the minimum order would otherwise say it on every candle)."""
-        key = f"{plan.trigger.kind}:" + ";".join(f"{s.side} {s.coin}" for s in plan.skipped)
-        if key != self._last_skip_message:
-            logger.info(
-                "Rebalance (%s) skipped: %s",
-                plan.trigger.label,
-                "; ".join(f"{s.side} {s.coin} ~{s.value:.2f} {s.why}" for s in plan.skipped)
-                or "nothing to trade",
-            )
-            self._last_skip_message = key
+    def _log_skip(self, plan: RebalancePlan, candle: datetime) -> None:
+        """Say why a triggered rebalance placed nothing: when the trigger's kind changes, else at most
+        once a day (a band narrower than the minimum order would otherwise say it on every candle)."""
+        kind = str(plan.trigger.kind)
+        if self._skip_logged is not None:
+            last_kind, last_candle = self._skip_logged
+            if kind == last_kind and candle - last_candle < SKIP_LOG_EVERY:
+                return
+        logger.info(
+            "Rebalance (%s) skipped: %s",
+            plan.trigger.label,
+            "; ".join(f"{s.side} {s.coin} ~{s.value:.2f} {s.why}" for s in plan.skipped)
+            or "nothing to trade",
+        )
+        self._skip_logged = (kind, candle)
 
     # ------------------------------------------------------------------ execution
     def custom_stake_amount(

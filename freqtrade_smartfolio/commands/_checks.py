@@ -4,6 +4,7 @@ the value and the fix: candle files per coin, times, timeframes, URLs, coins on 
 from __future__ import annotations
 
 import json
+import os
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
@@ -127,6 +128,8 @@ def check_coins_exist(
     coins = [c.upper() for c in coins if c.upper() != quote]
     url = exchange_url or BINANCE_URL
     try:
+        if exchange_url is None and os.environ.get("SMARTFOLIO_OFFLINE"):
+            raise OSError("SMARTFOLIO_OFFLINE is set: no public exchange is asked")
         listed = exchange_coins(url, quote)
     except (OSError, ValueError, KeyError, TypeError) as err:
         reason = f"{url} did not answer ({one_line(getattr(err, 'reason', err))})"
