@@ -92,6 +92,11 @@ def test_market_keeps_the_bars_of_a_coin_not_listed_yet():
     assert market.valid is not None
     assert not market.valid[:150, 2].any() and market.valid[150:, 2].all() and market.valid[:, :2].all()
     assert np.isfinite(market.close).all()  # priced at its first close before it: never traded there
+    targets = Targets(market.coins, (0.4, 0.3, 0.3))
+    with pytest.raises(ValueError, match=r"clean mode needs a candle of every coin.*C2"):
+        E.simulate(market, targets, RebalanceRule(threshold=0.05), mode="clean")
+    with pytest.raises(ValueError, match="must not be negative"):
+        E.simulate(market, targets, RebalanceRule(threshold=0.05), [CoinRules(-1.0, 0.0)] * 3)
 
 
 def test_a_gap_inside_a_coins_candles_is_filled_as_freqtrade_fills_it():

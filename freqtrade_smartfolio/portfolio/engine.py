@@ -957,6 +957,16 @@ def run_kernel(
         raise ValueError(f"need one CoinRules and one ExchangeRules per coin ({n})")
     if mode not in ("freqtrade", "clean"):
         raise ValueError(f"mode must be 'freqtrade' or 'clean', got {mode!r}")
+    if mode == "clean" and market.valid is not None:
+        complete = np.asarray(market.valid).all(axis=0)
+        missing = [c for k, c in enumerate(market.coins) if not complete[k]]
+        raise ValueError(
+            f"clean mode needs a candle of every coin on every bar; {', '.join(missing)} lack some "
+            "(listed later or ended inside the window): pick a window where every coin trades, or use "
+            "mode='freqtrade'"
+        )
+    if any(r.min_order < 0 or r.step < 0 for r in rules):
+        raise ValueError("CoinRules: min_order and step must not be negative")
     kernel = _Kernel(
         market, targets, rule, rules, fee, investment, exchange, mode, bt_quantities, record, prepared
     )
