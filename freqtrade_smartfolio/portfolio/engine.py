@@ -958,8 +958,8 @@ def run_kernel(
     if mode not in ("freqtrade", "clean"):
         raise ValueError(f"mode must be 'freqtrade' or 'clean', got {mode!r}")
     if mode == "clean" and market.valid is not None:
-        complete = np.asarray(market.valid).all(axis=0)
-        missing = [c for k, c in enumerate(market.coins) if not complete[k]]
+        lacking = np.flatnonzero(~np.asarray(market.valid, dtype=bool).all(axis=0)).tolist()
+        missing = [market.coins[k] for k in lacking]
         raise ValueError(
             f"clean mode needs a candle of every coin on every bar; {', '.join(missing)} lack some "
             "(listed later or ended inside the window): pick a window where every coin trades, or use "
