@@ -2,15 +2,16 @@
 orders (freqtrade's export or the engine's fills) and the candles, never from the strategy's state.
 
 - cash never below zero, after every candle's orders;
-- no order below the minimum order (the final force exit aside);
+- no buy below the strategy's minimum order, no order below the exchange's (the final force exit aside);
 - weights back in band after each completed rebalance (valued at the fill candle's open, the
   price the orders filled at), against the targets for the coins that trade then;
 - no candle idle while a coin that trades is out of band by more than an order can fix.
 
 The cash weight is not checked: it holds what several coins' sub-minimum deficits add up to.
 
-A remaining deviation smaller than a coin's minimum order plus one lot cannot be traded away, so it
-is allowed on top of the band.
+A gap no order can close is allowed: an excess under one minimum order, or a deficit under one, or
+one that nothing could fund (the cash at its target, which the plan keeps, and every other coin's
+excess under a minimum order, as happens with many coins in a small portfolio).
 """
 
 from __future__ import annotations
@@ -30,9 +31,10 @@ class Rules:
     targets: Targets
     threshold: float | None  # fraction; None for a schedule only
     relative: bool
-    min_order: float
+    min_order: float  # the strategy's minimum order (min_trade or what freqtrade accepts, with its reserves)
     timeframe: pd.Timedelta
     start_cash: float
+    exchange_min: float = 5.0  # the exchange's own minimum (min notional): no order may be under it
 
 
 def replay(orders: pd.DataFrame, coins: list[str], start_cash: float) -> pd.DataFrame:
@@ -67,10 +69,13 @@ def check(orders: pd.DataFrame, opens: pd.DataFrame, closes: pd.DataFrame, rules
         worst = book["cash"].idxmin()
         problems.append(f"cash below zero: {book['cash'].min():.6g} after the orders of {worst}")
     values = traded["amount"] * traded["price"]
-    small = traded[values < rules.min_order * (1 - 1e-9)]
+    # buys are fitted to the strategy's minimum at their fill price; a sale is sized at the plan's price
+    # (the close) and fills at the next open, so it only has to meet the exchange's minimum
+    floor = np.where(traded["side"] == "buy", rules.min_order, rules.exchange_min) * (1 - 1e-9)
+    small = traded[values < floor]
     for order in small.itertuples():
         problems.append(
-            f"order below the minimum {rules.min_order:.2f}: {order.side} {order.amount:.8g} {order.coin} "
+            f"order below the minimum: {order.side} {order.amount:.8g} {order.coin} "
             f"at {order.price:.8g} = {order.amount * order.price:.4f} ({order.time})"
         )
     if rules.threshold is None or not len(book):
@@ -132,6 +137,10 @@ def _out_of_band(
     rules: Rules,
     slack: float = 1.0,
 ) -> str:
+    """Coins that trade, out of band, by a gap an order could close: an overweight coin whose excess
+    is a minimum order (it can be sold into the cash), an underweight one whose deficit is a minimum
+    order and that a minimum order's worth of funds could pay for (cash above its target, or the
+    excess of coins that can be sold)."""
     values = amounts * prices
     total = float(values.sum()) + cash
     if total <= 0 or not tradable.any():
@@ -140,12 +149,14 @@ def _out_of_band(
     goal = np.append(steer.array, steer.cash)
     weights = np.append(values, cash) / total
     width = _widths(goal, rules)
-    # what an order cannot fix: under one minimum order (and a lot), in weight
-    untradeable = slack * 1.05 * rules.min_order / total
-    excess = np.abs(weights - goal) - width - untradeable
-    # the cash is not checked: it keeps what sub-minimum deficits of several coins add up to
-    movable = np.append(tradable, False)
-    bad = np.flatnonzero((excess > 1e-9) & movable)
+    order = slack * 1.05 * rules.min_order  # a minimum order, with room for the lot and the fees
+    gap = (weights - goal) * total  # + over weight, - under weight, in stake currency
+    outside = np.abs(weights - goal) - width > 1e-9
+    coin = np.append(tradable, False)  # the cash is not judged, only used as a source of funds
+    sellable = coin & (gap >= order)
+    funds = max(gap[-1], 0.0) + float(gap[sellable].sum())  # the plan keeps the cash at its target
+    fixable = sellable | (coin & (-gap >= order) & (funds >= order))
+    bad = np.flatnonzero(outside & fixable)
     if not len(bad):
         return ""
     names = [*rules.targets.coins, "cash"]

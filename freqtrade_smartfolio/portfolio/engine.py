@@ -58,6 +58,7 @@ from freqtrade_smartfolio.portfolio.plan import (
     RebalanceRule,
     TriggerKind,
     check_trigger,
+    fund_buys,
 )
 from freqtrade_smartfolio.portfolio.targets import Targets, tradable_targets
 
@@ -242,6 +243,11 @@ def load_market(
         for col in OHLC:
             columns[col][coin] = frame[col]
     joined = {col: pd.concat(series, axis=1, join="outer").sort_index() for col, series in columns.items()}
+    if joined["close"].notna().sum().sum() < 2:
+        raise ValueError(
+            f"load_market: no candle of {', '.join(coins)} on {timeframe} between {lo} and {hi} in "
+            f"{datadir or 'the data folder'}: pick a window inside the data, or download it"
+        )
     grid = regular_grid(pd.DatetimeIndex(joined["close"].index), timeframe)
     return as_market({col: frame.reindex(grid) for col, frame in joined.items()}, coins)
 
@@ -365,12 +371,11 @@ def fast_plan(
     cash_reserve = target_cash * max(total - fee * traded_estimate, 0.0)
     spendable = max(cash + proceeds - cash_reserve, 0.0)
     wanted = [(i, delta) for i, delta in enumerate(d) if delta > 0]
-    cost = sum(w for _, w in wanted) * (1 + fee)
-    scale = min(1.0, spendable / cost) if cost > 0 else 1.0
+    scale, funded = fund_buys(wanted, min_orders, spendable, fee)
     spendable_total = cash + proceeds
     buys: list[tuple[int, float, float]] = []
     for i, want in wanted:
-        stake = want * scale
+        stake = want * scale if funded is None or i in funded else 0.0
         if stake < min_orders[i]:
             continue
         stake = min(stake, spendable_total / (1 + fee))

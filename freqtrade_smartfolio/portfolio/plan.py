@@ -246,6 +246,8 @@ def plan_rebalance(
     if state.coins != targets.coins:
         raise ValueError(f"state coins {state.coins} differ from target coins {targets.coins}")
     deltas = target_deltas(state, targets, fee, tradable)
+    if all(abs(d) < r.min_order for d, r in zip(deltas.tolist(), rules, strict=True)):
+        return _nothing_to_trade(state, deltas, rules, trigger)  # a band narrower than the minimum
     sells: list[PlannedOrder] = []
     buys: list[PlannedOrder] = []
     skipped: list[SkippedOrder] = []
@@ -278,12 +280,11 @@ def plan_rebalance(
     cash_reserve = targets.cash * max(state.total - fee * float(np.abs(deltas).sum()), 0.0)
     spendable = max(state.cash + proceeds - cash_reserve, 0.0)
     wanted = {i: float(deltas[i]) for i in range(len(state.coins)) if deltas[i] > 0}
-    cost = sum(wanted.values()) * (1 + fee)
-    scale = min(1.0, spendable / cost) if cost > 0 else 1.0
+    scale, funded = fund_buys(list(wanted.items()), [r.min_order for r in rules], spendable, fee)
     spendable_total = state.cash + proceeds
     for i, want in wanted.items():
         coin, price, rule = state.coins[i], float(state.prices[i]), rules[i]
-        stake = want * scale
+        stake = want * scale if funded is None or i in funded else 0.0
         if stake < rule.min_order:
             why = f"below the minimum order of {rule.min_order:.2f}"
             if want >= rule.min_order:
@@ -308,6 +309,43 @@ def plan_rebalance(
         fee_estimate=traded * fee,
         coins=state.coins,
     )
+
+
+def fund_buys(
+    wanted: Sequence[tuple[int, float]], min_orders: Sequence[float], spendable: float, fee: float
+) -> tuple[float, set[int] | None]:
+    """How much of each wanted buy (coin index, value) the cash pays: every buy gets the same share
+    ``scale`` of its want (pro rata). When that share leaves a buy that is itself a minimum order under
+    the minimum, the cash goes to the largest wants instead: the most buys, largest first, whose
+    share still meets the minimum (``funded``); the others wait. ``funded`` is None when pro rata
+    serves every buy that could be served."""
+    cost = sum(w for _, w in wanted) * (1 + fee)
+    scale = min(1.0, spendable / cost) if cost > 0 else 1.0
+    if scale >= 1.0 or all(w * scale >= min_orders[i] or w < min_orders[i] for i, w in wanted):
+        return scale, None
+    ranked = sorted(((w, i) for i, w in wanted if w >= min_orders[i]), reverse=True)
+    for k in range(len(ranked), 0, -1):
+        chosen = ranked[:k]
+        share = min(1.0, spendable / (sum(w for w, _ in chosen) * (1 + fee)))
+        if all(w * share >= min_orders[i] for w, i in chosen):
+            return share, {i for _, i in chosen}
+    return scale, set()
+
+
+def _nothing_to_trade(
+    state: PortfolioState, deltas: np.ndarray, rules: Sequence[CoinRules], trigger: Trigger
+) -> RebalancePlan:
+    """The plan when every coin's gap is under its minimum order: no order (a sale trades at most its
+    gap, a buy at most its want), each gap skipped; costs a fraction of the full plan."""
+    weights = tuple(float(w) for w in state.weights()[0])
+    skipped = tuple(
+        SkippedOrder(
+            coin, "buy" if d > 0 else "sell", abs(d), f"below the minimum order of {r.min_order:.2f}"
+        )
+        for coin, d, r in zip(state.coins, deltas.tolist(), rules, strict=True)
+        if d != 0
+    )
+    return RebalancePlan(trigger, (), skipped, state.total, weights, weights, state.cash, 0.0, state.coins)
 
 
 def apply_orders(state: PortfolioState, orders: Sequence[PlannedOrder], fee: float) -> PortfolioState:
