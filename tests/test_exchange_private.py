@@ -469,3 +469,105 @@ def test_concurrent_orders_keep_the_books_straight(exchange: OfflineExchange, ac
     bal = clients[0].fetch_balance()["total"]
     assert bal["ETH"] == pytest.approx(20 * 0.01 * (1 - FEE))
     assert bal["USDT"] == pytest.approx(10_000 - sum(t["cost"] for t in trades), abs=1e-6)
+
+
+# ---- delisting schedule -------------------------------------------------------------------------
+def test_delisting_schedule_on_the_replay_clock(datadir: Path) -> None:
+    """SOL announced at 12:00 data time for a delisting at 15:00: the signed schedule lists it (served
+    date) between the two, and from 15:00 the market is closed: no new candle, the price stays, orders
+    are refused with -1013 "Market is closed." while the other coins trade on."""
+    start = parse_time("2024-03-05T10:00")
+    anchor = parse_time("2030-01-01T00:00")
+    wall = [anchor]
+    clock = Clock(replay_from_ms=start, speed=60, anchor_ms=anchor, now=lambda: wall[0])
+    hour = 3_600_000
+    with OfflineExchange(
+        datadir,
+        port=0,
+        clock=clock,
+        accounts=["::USDT=5000"],
+        delistings=["SOL=2024-03-05T15:00@2024-03-05T12:00"],
+    ) as ex:
+        api = client(ex, ex.credentials[0], nonce=lambda: wall[0])
+        assert api.sapi_get_spot_delist_schedule() == []  # not announced yet
+        bought = api.create_order("SOL/USDT", "market", "buy", 1.0)
+        assert bought["status"] == "closed"
+        wall[0] = anchor + 2 * hour // 60 + 1_000  # 12:00 data time
+        served = int(clock.to_served(parse_time("2024-03-05T15:00")))
+        assert api.sapi_get_spot_delist_schedule() == [{"delistTime": served, "symbols": ["SOLUSDT"]}]
+        assert served == anchor + 5 * hour // 60  # on the served (wall) clock freqtrade sees
+        # what freqtrade's Binance class does with the answer
+        delist = api.sapi_get_spot_delist_schedule()[0]
+        assert api.markets_by_id[delist["symbols"][0]][0]["symbol"] == "SOL/USDT"
+        wall[0] = anchor + 6 * hour // 60  # 16:00 data time: delisted
+        assert api.sapi_get_spot_delist_schedule() == []
+        assert ex.delistings.closed("SOL") and not ex.delistings.closed("BTC")
+        with pytest.raises(ccxt.BaseError, match="Market is closed"):
+            api.create_order("SOL/USDT", "market", "sell", 0.5)
+        assert api.create_order("BTC/USDT", "market", "buy", 0.001)["status"] == "closed"
+        candles = api.fetch_ohlcv("SOL/USDT", "1m", limit=20)
+        assert candles[-1][0] < served  # no candle opens at or after the delisting
+        assert api.fetch_ohlcv("BTC/USDT", "1m", limit=20)[-1][0] >= served
+        last = ex.feed.price("SOL")
+        wall[0] += 60_000
+        assert ex.feed.price("SOL") == last  # the price stays at the last one before the delisting
+
+
+def test_delisting_specs_and_control_endpoint(datadir: Path) -> None:
+    from freqtrade_smartfolio.exchange.delisting import Delisting, parse_delist_map, parse_delisting
+
+    assert parse_delisting("sol=2024-02-29T00:00") == Delisting("SOL", parse_time("2024-02-29T00:00"))
+    assert parse_delisting("SOL=2024-02-29T00:00@2024-02-27T12:00").announced_ms == parse_time(
+        "2024-02-27T12:00"
+    )
+    for bad, match in [
+        ("SOL", "COIN=TIME"),
+        ("=2024-02-29", "COIN=TIME"),
+        ("SOL=soon", "not a time"),
+        ("SOL=2024-02-29@2024-03-01", "before"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            parse_delisting(bad)
+    assert [d.coin for d in parse_delist_map({"SOL": "2024-02-29"}, "f")] == ["SOL"]
+    with pytest.raises(ValueError, match="must map"):
+        parse_delist_map("SOL", "f")
+    with OfflineExchange(datadir, port=0, accounts=["::USDT=100"]) as ex:
+        with pytest.raises(ValueError, match="no NOPE"):
+            ex.delistings.add("NOPE", "2030-01-01")
+
+        def control(method: str, body: Any = None, query: str = "") -> tuple[int, Any]:
+            data = None if body is None else json.dumps(body).encode()
+            url = f"{ex.url}/offline/delistings{query}"
+            req = urllib.request.Request(url, data=data, method=method)
+            try:
+                with urllib.request.urlopen(req, timeout=5) as resp:
+                    return resp.status, json.loads(resp.read())
+            except urllib.error.HTTPError as err:
+                return err.code, json.loads(err.read())
+
+        # historical clock: "now" is the wall clock; a delisting to come is listed with its own date
+        status, listed = control("POST", {"XRP": "2099-01-01T00:00"})
+        assert status == 200 and [d["coin"] for d in listed] == ["XRP"] and not listed[0]["closed"]
+        api = client(ex, ex.credentials[0])
+        assert api.sapi_get_spot_delist_schedule() == [
+            {"delistTime": parse_time("2099-01-01T00:00"), "symbols": ["XRPUSDT"]}
+        ]
+        assert control("POST", {"XRP": "bad"})[0] == 400
+        assert control("DELETE", query="?coin=XRP") == (200, [])
+        assert api.sapi_get_spot_delist_schedule() == []
+
+
+def test_delist_flag_is_checked_before_start(tmp_path: Path) -> None:
+    from freqtrade_smartfolio.cli import Parser, UserError
+    from freqtrade_smartfolio.exchange.cli import add_arguments, check_options
+
+    parser = Parser(prog="x")
+    add_arguments(parser)
+    args = parser.parse_args(["serve", "--port", "0", "--delist", "SOL=2024-02-29T00:00@2024-02-27"])
+    check_options(args)
+    with pytest.raises(UserError, match=r"--delist: .*not a time"):
+        check_options(parser.parse_args(["serve", "--port", "0", "--delist", "SOL=tomorrow"]))
+    accounts = tmp_path / "accounts.json"
+    accounts.write_text(json.dumps({"accounts": [], "delist": {"SOL": "never"}}))
+    with pytest.raises(UserError, match=r"--accounts-file: .*not a time"):
+        check_options(parser.parse_args(["serve", "--port", "0", "--accounts-file", str(accounts)]))

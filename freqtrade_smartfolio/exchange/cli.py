@@ -101,7 +101,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                 "--accounts-file",
                 type=Path,
                 default=None,
-                help='JSON list of accounts [{"key": .., "secret": .., "balances": {"USDT": 10000}}]',
+                help='JSON list of accounts [{"key": .., "secret": .., "balances": {"USDT": 10000}}], or '
+                '{"accounts": [...], "delist": {"SOL": "2024-02-29T00:00"}}',
+            )
+            sub.add_argument(
+                "--delist",
+                action="append",
+                default=[],
+                metavar="COIN=TIME[@ANNOUNCED]",
+                help="announce a delisting in Binance's schedule (/sapi/v1/spot/delist-schedule) from "
+                "ANNOUNCED (default: from the start); from TIME the market is closed (no new candles, "
+                "orders refused). Data times on the replay clock; repeatable",
             )
             sub.add_argument(
                 "--account-state",
@@ -147,6 +157,7 @@ def check_options(args: argparse.Namespace) -> None:
     the option and the fix; ExternalError when the address is taken."""
     from freqtrade_smartfolio.cli import ExternalError, UserError
     from freqtrade_smartfolio.exchange.account import parse_account_spec
+    from freqtrade_smartfolio.exchange.delisting import parse_delist_map, parse_delisting
     from freqtrade_smartfolio.exchange.feed import CandleStore, parse_time
     from freqtrade_smartfolio.marketdata import MarketDataMissing, find_data_dir
 
@@ -164,6 +175,11 @@ def check_options(args: argparse.Namespace) -> None:
             parse_account_spec(spec)
         except ValueError as err:
             raise UserError(f"--account: {err}; e.g. --account ::USDT=10000") from None
+    for spec in args.delist:
+        try:
+            parse_delisting(spec)
+        except ValueError as err:
+            raise UserError(f"--delist: {err}") from None
     for option, path in (("--accounts-file", args.accounts_file), ("--account-state", args.account_state)):
         if path is None or (option == "--account-state" and not Path(path).exists()):
             continue
@@ -177,6 +193,11 @@ def check_options(args: argparse.Namespace) -> None:
             ) from None
         if option == "--accounts-file" and not isinstance(data, list | dict):
             raise UserError(f'{option}: {path} must hold a list of accounts [{{"key": .., "balances": ..}}]')
+        if option == "--accounts-file" and isinstance(data, dict) and "delist" in data:
+            try:
+                parse_delist_map(data["delist"], str(path))
+            except ValueError as err:
+                raise UserError(f"{option}: {err}") from None
     try:
         infos = socket.getaddrinfo(args.host, args.port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as err:
@@ -206,6 +227,7 @@ def _snippet(url: str) -> str:
 
 def _serve(args: argparse.Namespace) -> int:
     from freqtrade_smartfolio.cli import ExternalError, UserError
+    from freqtrade_smartfolio.exchange.delisting import parse_delist_map
     from freqtrade_smartfolio.exchange.server import OfflineExchange
 
     check_options(args)
@@ -219,9 +241,14 @@ def _serve(args: argparse.Namespace) -> int:
             host=args.host,
             accounts=args.account,
             state_file=args.account_state,
+            delistings=args.delist,
         )
         if args.accounts_file is not None:
             ex.credentials += ex.accounts.load_accounts_file(args.accounts_file)
+            data = json.loads(Path(args.accounts_file).read_text())
+            if isinstance(data, dict) and "delist" in data:
+                for item in parse_delist_map(data["delist"], str(args.accounts_file)):
+                    ex.delistings.put(item)
     except (OSError, ValueError) as err:
         raise UserError(str(err)) from None
     try:
@@ -239,11 +266,23 @@ def _serve(args: argparse.Namespace) -> int:
     for creds in ex.credentials:  # fake keys, valid on this server only
         balances = ", ".join(f"{a}={v:g}" for a, v in ex.accounts.balances(creds.key).items()) or "empty"
         print(f"account key={creds.key} secret={creds.secret} ({balances})", flush=True)
+    for item in ex.delistings.items():
+        print(
+            f"delisting {item.coin} at {_iso(item.at_ms)}"
+            + (f", announced from {_iso(item.announced_ms)}" if item.announced_ms is not None else ""),
+            flush=True,
+        )
     try:
         ex.serve_forever()
     except KeyboardInterrupt:
         print("offline exchange stopped", flush=True)
     return 0
+
+
+def _iso(ms: int) -> str:
+    from datetime import UTC, datetime
+
+    return f"{datetime.fromtimestamp(ms / 1000, tz=UTC):%Y-%m-%d %H:%M} UTC"
 
 
 def _read_pidfile(run_dir: Path) -> dict[str, Any] | None:
@@ -324,6 +363,8 @@ def _start(args: argparse.Namespace) -> int:
         cmd += ["--replay-from", args.replay_from]
     for spec in args.account:
         cmd += ["--account", spec]
+    for spec in args.delist:
+        cmd += ["--delist", spec]
     if args.accounts_file is not None:
         cmd += ["--accounts-file", str(Path(args.accounts_file).resolve())]
     if args.account_state is not None:

@@ -293,6 +293,9 @@ class Feed:
     def __init__(self, store: CandleStore, clock: Clock | None = None) -> None:
         self.store = store
         self.clock = clock or Clock()
+        # coin -> when its market closes (a delisting, see .delisting): no candle opens from then on
+        # and the price stays at the last close (data time on the replay clock)
+        self.market_close: dict[str, int] = {}
         if self.clock.replay and self.clock.replay_from_ms is not None:
             self._check_replay_start(self.clock.replay_from_ms)
 
@@ -361,8 +364,10 @@ class Feed:
         return (*result, rows)
 
     def data_end(self, coin: str) -> int:
-        """End of the coin's data (close time of its last candle over all files)."""
-        return max(s.end for s in self.store.all_series(coin))
+        """End of the coin's data (close time of its last candle over all files), or when its market
+        closes (a delisting), whichever comes first."""
+        end = max(s.end for s in self.store.all_series(coin))
+        return min(end, self.market_close.get(coin, end))
 
     def data_start(self, coin: str) -> int:
         return min(s.start for s in self.store.all_series(coin))
@@ -391,8 +396,8 @@ class Feed:
         clock = self.clock
         if clock.replay:
             served_now = clock.now()
-            cutoff = clock.data_now()
-            # candles after the end of data are never formed
+            cutoff = min(clock.data_now(), self.market_close.get(coin, math.inf) - 1)
+            # candles after the end of data (or the market's close) are never formed
             served_now = min(served_now, math.floor(clock.to_served(self.data_end(coin))) - 1)
         else:
             served_now = self.data_end(coin) - 1
@@ -425,8 +430,9 @@ class Feed:
 
     # ---- prices --------------------------------------------------------------------------------
     def price(self, coin: str) -> float:
-        """Last traded price at the clock's now (interpolated open->close within the current real candle)."""
-        now = self.clock.data_now()
+        """Last traded price at the clock's now (interpolated open->close within the current real candle);
+        after a delisting, the last price before it."""
+        now = min(self.clock.data_now(), self.market_close.get(coin, math.inf) - 1)
         files = sorted(self.store.all_series(coin), key=lambda x: x.tf_ms)
         live = [s for s in files if s.start <= now < s.end]
         if live:
@@ -449,7 +455,8 @@ class Feed:
         now = self.clock.data_now()
         end = self.data_end(coin) if not math.isfinite(now) else now
         start = np.array([math.floor(end) - DAY_MS], dtype=np.int64)
-        o, h, low, _c, v, qv, rows = self._groups(coin, start, DAY_MS, end)
+        cutoff = min(end, self.market_close.get(coin, math.inf) - 1)  # nothing trades after a delisting
+        o, h, low, _c, v, qv, rows = self._groups(coin, start, DAY_MS, cutoff)
         last = self.price(coin)
         if rows[0] == 0:
             return {"open": last, "high": last, "low": last, "last": last, "volume": 0.0, "quote_volume": 0.0}

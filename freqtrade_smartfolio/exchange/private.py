@@ -264,6 +264,8 @@ def new_order(api: Api, req: Request) -> Any:
     resp_type = (req.get("newOrderRespType") or "FULL").upper()
     if resp_type not in ("ACK", "RESULT", "FULL"):
         raise _api_error(400, -1177, "Invalid newOrderRespType.")
+    if api.delistings.closed(coin):
+        raise _api_error(400, -1013, "Market is closed.")
     plan = api.faults.take(("partial", "late", "never_fill"), req.method, req.path, req.query, key)
     try:
         order = store.place(
@@ -467,8 +469,9 @@ def capital_config(api: Api, req: Request) -> Any:
 
 
 def delist_schedule(api: Api, req: Request) -> Any:
-    """``GET /sapi/v1/spot/delist-schedule``: nothing is being delisted."""
-    return []
+    """``GET /sapi/v1/spot/delist-schedule``: the announced delistings still to come,
+    ``[{"delistTime": <ms>, "symbols": ["SOLUSDT"]}]`` (empty unless configured, see :mod:`.delisting`)."""
+    return api.delistings.answer()
 
 
 def margin_pairs(api: Api, req: Request) -> Any:

@@ -23,6 +23,12 @@ from urllib.parse import parse_qs, urlsplit
 
 from freqtrade_smartfolio.exchange import private
 from freqtrade_smartfolio.exchange.account import Account, AccountStore, Credentials, parse_account_spec
+from freqtrade_smartfolio.exchange.delisting import (
+    Delisting,
+    DelistSchedule,
+    parse_delist_map,
+    parse_delisting,
+)
 from freqtrade_smartfolio.exchange.faults import (
     REJECTION_KINDS,
     REJECTIONS,
@@ -145,11 +151,16 @@ class Api:
     """The Binance endpoints, answering from a :class:`Feed`."""
 
     def __init__(
-        self, feed: Feed, accounts: AccountStore | None = None, faults: FaultSet | None = None
+        self,
+        feed: Feed,
+        accounts: AccountStore | None = None,
+        faults: FaultSet | None = None,
+        delistings: DelistSchedule | None = None,
     ) -> None:
         self.feed = feed
         self.accounts = accounts if accounts is not None else AccountStore(feed)
         self.faults = faults if faults is not None else FaultSet()
+        self.delistings = delistings if delistings is not None else DelistSchedule(feed)
         self._info: list[dict[str, Any]] | None = None
         self._info_lock = threading.Lock()
 
@@ -330,6 +341,28 @@ class Api:
             raise ApiError(400, -1100, f"bad fault: {err}") from err
         return [f.to_json() for f in added]
 
+    def offline_delistings(self, req: Request) -> Any:
+        """Not Binance: the delisting schedule (see :mod:`.delisting`). ``GET`` lists it, ``POST``
+        ``{"SOL": "2024-02-29T00:00@2024-02-27T12:00"}`` announces (or moves) delistings,
+        ``DELETE ?coin=SOL`` calls one off."""
+        if req.method == "POST":
+            try:
+                for item in parse_delist_map(_json_body(req), "body"):
+                    self.delistings.put(item)
+            except ValueError as err:
+                raise ApiError(400, -1100, str(err)) from err
+        elif req.method == "DELETE":
+            self.delistings.remove(req.require("coin"))
+        return [
+            {
+                "coin": d.coin,
+                "delistTime": d.at_ms,
+                "announced": d.announced_ms,
+                "closed": self.delistings.closed(d.coin),
+            }
+            for d in self.delistings.items()
+        ]
+
     def offline_accounts(self, req: Request) -> Any:
         """Not Binance: ``GET`` lists accounts (key and total balances, never the secret); ``POST``
         ``{"balances": {"USDT": 1000}, "key": .., "secret": ..}`` creates one and returns its
@@ -482,6 +515,7 @@ ROUTES: dict[str, Route] = {
     "/offline/status": Route(Api.offline_status),
     "/offline/faults": Route(Api.offline_faults, methods=("GET", "POST", "DELETE")),
     "/offline/accounts": Route(Api.offline_accounts, methods=("GET", "POST")),
+    "/offline/delistings": Route(Api.offline_delistings, methods=("GET", "POST", "DELETE")),
 }
 
 #: Signed endpoints by (method, path): spot account, orders, trades, fees, and the wallet calls
@@ -726,8 +760,10 @@ class OfflineExchange:
     replay clock running ``speed`` times faster than real time. ``port=0`` picks a free port.
     ``accounts`` (``{"USDT": 1000}`` balances, ``"KEY:SECRET:USDT=1000"`` specs or
     :class:`~.account.Credentials`-less dicts with key/secret/balances) open the private API;
-    ``state_file`` persists accounts, orders and trades across restarts. ``ex.accounts`` is the
-    :class:`~.account.AccountStore`, ``ex.faults`` the :class:`~.faults.FaultSet`.
+    ``state_file`` persists accounts, orders and trades across restarts. ``delistings``
+    (``"SOL=2024-02-29T00:00[@ANNOUNCED]"`` specs or :class:`~.delisting.Delisting`) fill Binance's
+    delisting schedule. ``ex.accounts`` is the :class:`~.account.AccountStore`, ``ex.faults`` the
+    :class:`~.faults.FaultSet`, ``ex.delistings`` the :class:`~.delisting.DelistSchedule`.
     """
 
     def __init__(
@@ -740,6 +776,7 @@ class OfflineExchange:
         clock: Clock | None = None,
         accounts: list[str | dict[str, Any]] | None = None,
         state_file: Path | str | None = None,
+        delistings: list[str | Delisting] | None = None,
     ) -> None:
         if datadir is None:
             from freqtrade_smartfolio.marketdata import find_data_dir
@@ -753,7 +790,10 @@ class OfflineExchange:
         self.accounts = AccountStore(self.feed, state_file)
         self.faults = FaultSet()
         self.credentials: list[Credentials] = [self.add_account(spec) for spec in accounts or []]
-        self.api = Api(self.feed, self.accounts, self.faults)
+        self.delistings = DelistSchedule(
+            self.feed, [d if isinstance(d, Delisting) else parse_delisting(d) for d in delistings or []]
+        )
+        self.api = Api(self.feed, self.accounts, self.faults, self.delistings)
         self.host, self._requested_port = host, int(port)
         self._server: OfflineExchangeServer | None = None
         self._thread: threading.Thread | None = None
