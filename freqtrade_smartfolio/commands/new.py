@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -217,7 +218,7 @@ def rebalance_section(args: argparse.Namespace, base: dict[str, Any] | None) -> 
     return section
 
 
-def minimum_amount(portfolio: dict[str, float], min_trade: float) -> float:
+def minimum_amount(portfolio: Mapping[str, float], min_trade: float) -> float:
     """The smallest investment for ``portfolio`` on an exchange with a 5 USDT minimum notional."""
     targets = Targets.from_percent({c: w for c, w in portfolio.items()}, STAKE)
     min_order = max(min_trade, exchange_min_order(MIN_NOTIONAL, None, 0.0))
@@ -263,7 +264,7 @@ def make_config(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
             f"{int(-(-needed // 1)):,} or give the smallest coins more weight"
         )
     checked = check_coins_exist(
-        percents, "--weights" if args.weights else "--coins", args.offline_exchange, args.datadir
+        list(percents), "--weights" if args.weights else "--coins", args.offline_exchange, args.datadir
     )
     extra = {"strategy_path": str(STRATEGY_PATH)} if STRATEGY_PATH.is_dir() else None
     config = build_config(
