@@ -30,3 +30,21 @@ def test_demo_without_data_says_where_it_looked_and_how_to_get_it(tmp_path, caps
     assert main(["demo"]) == 2  # missing input: one line on stderr (docs/cli-errors.md)
     err = capsys.readouterr().err
     assert "Looked in" in err and "freqtrade download-data" in err
+
+
+def test_the_readmes_figures_are_what_make_demo_prints(require_data, tmp_path, capsys):
+    """The README's demo block, figure for figure, from the default demo (the full window)."""
+    import re
+
+    from freqtrade_smartfolio.marketdata import REPO_ROOT
+
+    datadir = require_data([f"{c}_USDT-1h.feather" for c in ("BTC", "ETH", "BNB", "SOL", "XRP")])
+    assert main(["demo", "--datadir", str(datadir), "--workdir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    readme = (REPO_ROOT / "README.md").read_text()
+    block = readme.split("                      SmartPortfolio     Buy and hold", 1)[1].split("Report:", 1)[0]
+    for line in block.strip().splitlines():
+        line = line.split(" (difference")[0]  # float noise of the check itself may differ by platform
+        if line.strip() and not line.startswith("-"):
+            assert line.strip() in out, f"README line not printed by the demo: {line!r}\n{out}"
+    assert re.search(r"difference \d\.\d\de-1\d", out)
