@@ -16,8 +16,10 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/smartfolio demo
 
+# Three workers, one test file each at a time: the end-to-end tests mostly wait on freqtrade and the
+# replay clock, so they overlap well on 2 cores (module fixtures stay in one worker).
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 3 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check freqtrade_smartfolio tests benchmarks user_data
