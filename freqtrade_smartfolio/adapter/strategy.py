@@ -623,14 +623,24 @@ class SmartPortfolio(IStrategy):
         return tradable_targets(self.targets, tradable & ~leaving, values, state.total)
 
     def _note_markets(self, candle: datetime, state: PortfolioState, tradable: np.ndarray) -> Trigger | None:
-        """Say once what changed in the markets (listing, halt, data ended); a LISTING trigger when a
-        coin that holds nothing starts to trade."""
+        """Say once what changed in the markets (listing, halt, data ended); a DELISTING trigger while
+        a coin announced for delisting still holds a sellable amount (whatever the rebalancing rule:
+        it is sold at once), else a LISTING trigger when a coin that holds nothing starts to trade."""
         before = self.watch.trading
         messages, listing = self.watch.update(candle, tradable, state.amounts, state.prices)
         for message in messages:
             self._tell(message)
         if not self.is_backtest and (before is None or not np.array_equal(before, tradable)):
             self._mark_markets(candle)
+        leaving = [
+            f"{coin} at {self.watch.delisting[pair]:%Y-%m-%d %H:%M} UTC"
+            for i, (pair, coin) in enumerate(zip(self.pairs, self.targets.coins, strict=True))
+            if pair in self.watch.delisting
+            and tradable[i]
+            and state.amounts[i] * state.prices[i] >= self.coin_rules[i].min_order
+        ]
+        if leaving:
+            return Trigger(TriggerKind.DELISTING, ", ".join(leaving))
         return listing
 
     def _mark_markets(self, candle: datetime) -> None:
@@ -663,6 +673,8 @@ class SmartPortfolio(IStrategy):
         live mode only). A coin to be delisted is sold and its target spread over the others."""
         if self.delisting_checked is not None and current_time - self.delisting_checked < DELISTING_CHECK:
             return
+        if self.delisting_checked is None:
+            self._restore_delistings()
         self.delisting_checked = current_time
         exchange = getattr(self.dp, "_exchange", None)
         if exchange is None or not exchange.get_option("has_delisting", False):
@@ -682,6 +694,16 @@ class SmartPortfolio(IStrategy):
                     f"{pair} will be delisted at {when:%Y-%m-%d %H:%M} UTC: it is sold now and its target "
                     "goes to the other coins, pro rata."
                 )
+
+    def _restore_delistings(self) -> None:
+        """After a restart: the delistings this bot acted on, from its market locks (kept in the
+        database), so a coin sold for its delisting is never bought again, even once the exchange's
+        schedule no longer lists it."""
+        now = datetime.now(UTC)
+        for pair in self.pairs:
+            for lock in PairLocks.get_pair_locks(pair, now):
+                if lock.reason.startswith(MARKET_LOCK_PREFIX):
+                    self.watch.restore_delisting(pair, lock.reason[len(MARKET_LOCK_PREFIX) :].strip())
 
     def _note_unfilled_sales(self, open_trades: dict[str, Any]) -> None:
         """Backtest: a sale still open at the next candle did not fill (freqtrade prices it on the
