@@ -42,6 +42,17 @@ class Band:
 
 
 @dataclass(frozen=True)
+class MarketEvent:
+    """A coin that starts trading inside the window (``kind`` ``listing``, at its first candle) or
+    whose candles end inside it (``end``, at the close of its last candle); ``text`` says so."""
+
+    time: pd.Timestamp
+    coin: str
+    kind: str
+    text: str
+
+
+@dataclass(frozen=True)
 class PortfolioHistory:
     """A portfolio's life, at the candle timeframe.
 
@@ -51,7 +62,8 @@ class PortfolioHistory:
     ``trades``: one row per fill with :data:`TRADE_COLUMNS`; ``kind`` is ``initial``, ``rebalance``
     or ``final`` and ``reason`` why it traded. ``strategy_stats``/``hold_stats``: as
     :func:`stats.summarize` (computed from the curves when not given). ``facts``: extra label ->
-    text rows for the summary (period, source, checks).
+    text rows for the summary (period, source, checks). ``market_events``: listings and ends of
+    candles inside the window, marked on the charts.
     """
 
     equity: pd.Series
@@ -65,6 +77,7 @@ class PortfolioHistory:
     strategy_stats: dict[str, Any] | None = None
     hold_stats: dict[str, Any] | None = None
     facts: dict[str, str] = field(default_factory=dict)
+    market_events: tuple[MarketEvent, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("equity", "weights"):

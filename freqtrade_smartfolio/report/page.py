@@ -161,6 +161,24 @@ def rebalance_markers(history: PortfolioHistory, max_markers: int = MAX_MARKERS)
     return pd.DataFrame(rows, columns=columns)
 
 
+MARKET_COLORS = {"listing": "#2ca02c", "end": "#7f7f7f"}
+
+
+def mark_market_events(fig: go.Figure, history: PortfolioHistory) -> go.Figure:
+    """A dotted vertical line through every panel where a coin starts trading (listing) or its
+    candles end, labelled at the top with the event's text on hover."""
+    for event in history.market_events:
+        x = float(_x(pd.DatetimeIndex([event.time]))[0])
+        color = MARKET_COLORS.get(event.kind, "#7f7f7f")
+        fig.add_vline(x=x, line={"color": color, "dash": "dot", "width": 1.2}, row="all", col=1)
+        label = f"{event.coin} listed" if event.kind == "listing" else f"{event.coin} candles end"
+        fig.add_annotation(
+            x=x, y=1, xref="x", yref="paper", text=label, hovertext=html.escape(event.text),
+            showarrow=False, xanchor="left", yanchor="top", font={"size": 10, "color": color},
+        )  # fmt: skip
+    return fig
+
+
 def overview_figure(history: PortfolioHistory, max_points: int = MAX_POINTS) -> go.Figure:
     """Value vs buy-and-hold with the rebalance markers, drawdown, and cumulative fees."""
     stake = history.stake_currency
@@ -286,7 +304,7 @@ def overview_figure(history: PortfolioHistory, max_points: int = MAX_POINTS) -> 
         hovermode="closest",
         font={"family": "DejaVu Sans, Arial, sans-serif", "size": 12},
     )
-    return fig
+    return mark_market_events(fig, history)
 
 
 def weights_figure(history: PortfolioHistory, max_points: int = MAX_POINTS) -> go.Figure:
@@ -388,7 +406,7 @@ def weights_figure(history: PortfolioHistory, max_points: int = MAX_POINTS) -> g
         font={"family": "DejaVu Sans, Arial, sans-serif", "size": 12},
     )
     fig.update_annotations(font_size=13, x=0, xanchor="left")
-    return fig
+    return mark_market_events(fig, history)
 
 
 # ------------------------------------------------------------------------------------------ tables

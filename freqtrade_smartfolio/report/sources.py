@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from freqtrade_smartfolio.adapter.records import load_backtest_result, orders_from_trades
-from freqtrade_smartfolio.backtest import INITIAL_TAG, BacktestRun, summarize_run
+from freqtrade_smartfolio.backtest import INITIAL_TAG, BacktestRun, summarize_run, window_prices
 from freqtrade_smartfolio.config import ConfigError, parse_settings
 from freqtrade_smartfolio.marketdata import load_closes
 from freqtrade_smartfolio.portfolio import ledger
@@ -27,7 +27,7 @@ from freqtrade_smartfolio.portfolio.durations import format_minutes, parse_minut
 from freqtrade_smartfolio.portfolio.engine import EngineResult
 from freqtrade_smartfolio.portfolio.plan import RebalanceRule
 from freqtrade_smartfolio.portfolio.targets import Targets
-from freqtrade_smartfolio.report.history import Band, PortfolioHistory, trades_frame
+from freqtrade_smartfolio.report.history import Band, MarketEvent, PortfolioHistory, trades_frame
 
 FINAL_TAGS = ("force_exit",)
 
@@ -71,6 +71,33 @@ def targets_and_band(
     return targets, band, facts
 
 
+def market_events(
+    known: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, step: pd.Timedelta
+) -> tuple[MarketEvent, ...]:
+    """Coins of ``known`` (closes, outer join) that start trading after ``start`` (a listing: at their
+    first candle) or whose candles end before ``end`` (at the close of their last candle), by time."""
+    events = []
+    for coin in known.columns:
+        dates = known[coin].dropna().index
+        dates = dates[(dates >= start) & (dates < end)]
+        if len(dates) == 0:
+            continue
+        first, last = dates[0], dates[-1]
+        if first > start:
+            text = f"{coin} starts trading at {first:%Y-%m-%d %H:%M} UTC (listing): no candle before"
+            events.append(MarketEvent(first, coin, "listing", text))
+        if last < end - step:
+            text = (
+                f"{coin}'s candles end after {last:%Y-%m-%d %H:%M} UTC: valued at its last close from then on"
+            )
+            events.append(MarketEvent(last + step, coin, "end", text))
+    return tuple(sorted(events, key=lambda e: (e.time, e.coin)))
+
+
+def _market_facts(events: tuple[MarketEvent, ...]) -> dict[str, str]:
+    return {"Markets": "; ".join(e.text for e in events)} if events else {}
+
+
 def weights_from_book(book: pd.DataFrame, closes: pd.DataFrame) -> pd.DataFrame:
     """Each coin's and the cash's weight from :func:`ledger.rebuild`'s holdings."""
     coins = list(closes.columns)
@@ -109,8 +136,14 @@ def from_backtest_run(
         config = read_result_config(run.result_path)
     report = summarize_run(run, datadir, timeframe)
     coins = sorted(set(run.orders["coin"]))
-    closes = load_closes(coins, timeframe, start=report.start, end=report.end, datadir=datadir)
-    live = run.orders[run.orders["tag"] != "force_exit"]
+    # An outer join: a coin listed (or ending) inside the window must not cut the others' charts.
+    step = pd.Timedelta(minutes=parse_minutes(timeframe, "timeframe"))
+    known = load_closes(coins, timeframe, end=report.end, datadir=datadir, join="outer")
+    closes = window_prices(known, report.start, report.end, step)
+    events = market_events(known, report.start, report.end, step)
+    # freqtrade's final sale at the end is left out; a force exit before it (candles ended) is a sale
+    final_exit = (run.orders["tag"] == "force_exit") & (run.orders["time"] >= report.end)
+    live = run.orders[~final_exit]
     weights = weights_from_book(ledger.rebuild(live, closes, report.investment), closes)
     parsed = targets_and_band(config)
     facts: dict[str, str] = {}
@@ -135,10 +168,12 @@ def from_backtest_run(
             "Investment": f"{report.investment:,.2f} {stake}",
             **facts,
             "Band": band.describe(),
+            **_market_facts(events),
             "Source": f"freqtrade backtest {Path(run.result_path).name}",
             "Check": f"final value rebuilt from the orders {report.final_value:,.2f} vs freqtrade's "
             f"final balance {report.freqtrade_final_balance:,.2f} ({check:+.1e})",
         },
+        market_events=events,
     )
 
 
@@ -270,9 +305,12 @@ def from_freqtrade_db(
     coins = sorted(set(orders["coin"]))
     step = pd.Timedelta(minutes=parse_minutes(timeframe, "timeframe"))
     start = orders["time"].iloc[0].floor(step)
-    closes = load_closes(coins, timeframe, start=start, end=end, datadir=datadir)
-    if closes.empty:
+    known = load_closes(coins, timeframe, start=start, end=end, datadir=datadir, join="outer")
+    if known.empty:
         raise ValueError(f"no {timeframe} candles for {', '.join(coins)} after {start} in {datadir}")
+    stop = known.index[-1] + step
+    closes = window_prices(known, start, stop, step)  # a halted or later-listed coin cuts nothing
+    events = market_events(known, start, stop, step)
     book = ledger.rebuild(orders, closes, start_cash)
     hold = ledger.rebuild(orders[orders["tag"] == INITIAL_TAG], closes, start_cash)
     parsed = targets_and_band(config)
@@ -297,6 +335,8 @@ def from_freqtrade_db(
             "Investment": f"{start_cash:,.2f} {stake}",
             **facts,
             "Band": band.describe(),
+            **_market_facts(events),
             "Source": f"freqtrade database {Path(path).name}",
         },
+        market_events=events,
     )
