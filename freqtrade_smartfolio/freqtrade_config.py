@@ -10,6 +10,7 @@ from typing import Any
 
 from freqtrade_smartfolio.config import parse_settings
 from freqtrade_smartfolio.exchange.server import exchange_config
+from freqtrade_smartfolio.logsafe import log_config
 
 STRATEGY_NAME = "SmartPortfolio"
 
@@ -30,7 +31,8 @@ def build_config(
 
     ``exchange_url`` points ccxt at the offline exchange; without it the real Binance API is used.
     With ``api_server`` the REST API binds to 127.0.0.1 with a freshly generated password and JWT
-    secret (nothing secret is ever a default).
+    secret (nothing secret is ever a default). ``log_config`` keeps tokens and passwords out of
+    freqtrade's log and makes its log file (``--logfile``) owner-only (:mod:`freqtrade_smartfolio.logsafe`).
     """
     section = dict(smartfolio)
     coins = [c.upper() for c in section["portfolio"] if c.upper() != stake_currency.upper()]
@@ -68,6 +70,7 @@ def build_config(
         "internals": {"process_throttle_secs": 5},
         "bot_name": "smartfolio",
         "initial_state": "running",
+        "log_config": log_config(),
         "smartfolio": section,
     }
     if fee is not None:

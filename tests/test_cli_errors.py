@@ -334,6 +334,11 @@ CASES = [
     ("stop --keep-coins --url localhost:8080", 2, "is not a REST API address"),
     ("stop --sell-all --timeout -1 --config {in}/dead.json", 2, "--timeout: -1 is not a number of seconds"),
     ("stop --config {in}/dead.json", 2, "one of the arguments --sell-all --keep-coins is required"),
+    # ui
+    ("ui install --from {in}/nowhere", 2, "--from: .*/nowhere does not exist"),
+    ("ui install --from {in}/not-a-zip.zip", 2, "is not a FreqUI release tarball"),
+    ("ui install --from {in}/a-folder", 2, "holds no frequi-<version>-dist.tar.gz"),
+    ("ui", 2, "the following arguments are required: ACTION"),
     # the command itself
     ("nosuchcommand", 2, "argument COMMAND: invalid choice: 'nosuchcommand'"),
 ]

@@ -185,6 +185,9 @@ def test_one_notification_per_rebalance_reaches_the_webhook(live):
     assert any("threshold: DOGE" in t and "sell" in t and "buy" in t for t in texts)
     assert any(f"schedule: every {INTERVAL_MINUTES}m" in t for t in texts)
     assert len(texts) == len(set(texts))
+    # each rebalance after the first says whether rebalancing paid so far, from the orders
+    later = [t for t in texts if "initial" not in t.split("\n")[0]]
+    assert later and all("So far, vs holding the start coins" in t and "vs keeping USDT" in t for t in later)
 
 
 def test_rest_endpoints_freqtrade_ui_uses(live):
@@ -198,9 +201,43 @@ def test_rest_endpoints_freqtrade_ui_uses(live):
     assert balance["total"] > 0 and {c["currency"] for c in balance["currencies"]} >= {*PORTFOLIO, "USDT"}
     assert client.trades()["total_trades"] == 0  # /trades lists closed trades; the portfolio holds all
     candles = client.pair_candles("DOGE/USDT", "1m", limit=20)
-    assert {"sf_weight", "sf_target"} <= set(candles["columns"])
+    assert {"sf_weight", "sf_target", "sf_vs_hold", "sf_coins_vs_hold"} <= set(candles["columns"])
     plot = client.plot_config()
-    assert set(plot["subplots"]["Weight %"]) == {"sf_weight", "sf_target"}
+    assert set(plot["subplots"]["Weight %"]) == {"sf_weight", "sf_target", "sf_band_low", "sf_band_high"}
+    assert set(plot["subplots"]["vs holding %"]) == {"sf_vs_hold"}
+    assert set(plot["subplots"]["Coins vs holding %"]) == {"sf_coins_vs_hold"}
+
+
+def _rows(client, pair: str, columns: list[str], limit: int = 200) -> list[dict]:
+    answer = client.pair_candles(pair, "1m", limit=limit, columns=columns)
+    return [dict(zip(answer["columns"], row, strict=False)) for row in answer["data"]]
+
+
+def _number(value) -> bool:
+    return isinstance(value, float) and value == value
+
+
+def test_status_columns_weight_nan_before_the_allocation_rounded_after(live):
+    rows = _rows(live["client"], "DOGE/USDT", ["sf_weight", "sf_target", "sf_vs_hold", "sf_coins_vs_hold"])
+    weights = [r["sf_weight"] for r in rows]
+    checked = [w for w in weights if _number(w)]
+    assert checked, weights
+    # no 0.0 before the initial buy: NaN (null in JSON) until the first allocation, then numbers
+    first = next(i for i, w in enumerate(weights) if _number(w))
+    assert all(not _number(w) for w in weights[:first])
+    assert all(round(w, 2) == w for w in checked) and min(checked) > 10, checked
+    # did rebalancing pay: the portfolio and DOGE (sold on its jump) against holding, from the orders
+    vs = [r["sf_vs_hold"] for r in rows if _number(r["sf_vs_hold"])]
+    coins = [r["sf_coins_vs_hold"] for r in rows if _number(r["sf_coins_vs_hold"])]
+    assert vs and coins and all(round(v, 2) == v for v in vs)
+    assert coins[-1] < 0  # DOGE was sold after its jump: fewer DOGE than holding
+
+
+def test_entry_signal_only_on_the_last_candle_of_a_pair_without_a_trade(live):
+    """freqtrade reads only the last candle's signal in dry-run/live: no marker on every candle."""
+    answer = live["client"].pair_candles("DOGE/USDT", "1m", limit=200)
+    assert answer["enter_long_signals"] == 0  # DOGE has its trade: no signal at all
+    assert answer["length"] > 3
 
 
 def test_status_and_records_commands(live, capsys, tmp_path):
@@ -210,6 +247,7 @@ def test_status_and_records_commands(live, capsys, tmp_path):
     assert main(["status", "--config", str(bot.config_path)]) == 0
     out = capsys.readouterr().out
     assert "DOGE" in out and "target %" in out and "next check" in out
+    assert "did rebalancing pay?" in out and "holding the start coins" in out and "fees" in out
     assert bot.config["api_server"]["password"] not in out
     csv = tmp_path / "records.csv"
     assert main(["records", "--config", str(bot.config_path), "--csv", str(csv)]) == 0

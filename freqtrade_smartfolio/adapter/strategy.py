@@ -48,6 +48,12 @@ from freqtrade_smartfolio.portfolio.plan import (
     plan_rebalance,
 )
 from freqtrade_smartfolio.portfolio.targets import Targets, tradable_targets
+from freqtrade_smartfolio.portfolio.vs_hold import (
+    orders_from_trade_dicts,
+    start_orders,
+    vs_hold,
+    vs_hold_series,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -199,14 +205,26 @@ class SmartPortfolio(IStrategy):
     max_entry_position_adjustment = -1
     process_only_new_candles = True
     startup_candle_count = 0
-    # FreqUI: actual vs target weight per pair (columns added in dry-run/live, see populate_indicators).
+    # FreqUI (dry-run/live; columns from _add_status_columns): FreqUI applies it after "From strategy",
+    # "Save" in its plot configurator (docs/frequi.md).
     plot_config: dict = {  # noqa: RUF012
         "main_plot": {},
         "subplots": {
+            # this pair's coin: actual weight at each check against its target and the rebalance band
             "Weight %": {
                 "sf_weight": {"color": "#2f80ed", "type": "line"},
                 "sf_target": {"color": "#9b9b9b", "type": "line"},
-            }
+                "sf_band_high": {"color": "#d9d9d9", "type": "line", "fill_to": "sf_band_low"},
+                "sf_band_low": {"color": "#d9d9d9", "type": "line"},
+            },
+            # the whole portfolio against holding the coins it started with (same on every pair)
+            "vs holding %": {
+                "sf_vs_hold": {"color": "#27ae60", "type": "line"},
+            },
+            # this pair's coin: amount held against the amount holding would have
+            "Coins vs holding %": {
+                "sf_coins_vs_hold": {"color": "#e67e22", "type": "bar"},
+            },
         },
     }
 
@@ -352,17 +370,97 @@ class SmartPortfolio(IStrategy):
         return dataframe
 
     def _add_status_columns(self, pair: str, dataframe: DataFrame) -> None:
-        """``sf_weight``/``sf_target`` (percent) per candle, as checked at its close: FreqUI plots
-        them and ``/pair_candles`` serves them (``smartfolio status``)."""
+        """Per candle, as checked at its close (FreqUI plots them, ``/pair_candles`` serves them to
+        ``smartfolio status``): ``sf_weight``/``sf_target`` and the band ``sf_band_low``/``sf_band_high``
+        (percent; the weight NaN before the first allocation, two decimals); ``sf_vs_hold`` the
+        portfolio's value against holding the coins it started with and ``sf_coins_vs_hold`` this
+        coin's amount against holding's (percent, from the orders: :mod:`portfolio.vs_hold`)."""
         coin = pair.split("/")[0]
         history = self.weight_history[pair]
         dates = dataframe["date"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[s]")
         keys = dates.astype(np.int64).tolist()
-        dataframe["sf_weight"] = [history.get(k, np.nan) for k in keys]
-        dataframe["sf_target"] = self.targets.percent(coin)
+        orders = self._portfolio_orders()
+        weight = np.round(np.array([history.get(k, np.nan) for k in keys], dtype=float), 2)
+        # NaN before the candle of the first fill: the checks before it saw an empty portfolio
+        step = timeframe_to_seconds(self.timeframe)
+        first = int(orders["time"].min().timestamp()) if len(orders) else None
+        weight[np.array(keys) < (first - first % step if first is not None else np.inf)] = np.nan
+        vs, coins = np.full(len(keys), np.nan), np.full(len(keys), np.nan)
+        frame = self._vs_hold_frame(orders)
+        if frame is not None:
+            at = frame.reindex(keys)
+            vs = at["vs_hold"].to_numpy(dtype=float)
+            if f"{coin}_gained" in at:
+                coins = at[f"{coin}_gained"].to_numpy(dtype=float)
+        dataframe["sf_weight"] = weight
+        target = self.targets.percent(coin)
+        dataframe["sf_target"] = round(target, 2)
+        threshold = self.settings.rebalance.threshold_percent
+        if threshold is None:
+            dataframe["sf_band_low"] = dataframe["sf_band_high"] = np.nan
+        else:
+            width = threshold * target / 100.0 if self.settings.rebalance.relative else threshold
+            dataframe["sf_band_low"] = round(max(target - width, 0.0), 2)
+            dataframe["sf_band_high"] = round(min(target + width, 100.0), 2)
+        dataframe["sf_vs_hold"] = np.round(vs, 2)
+        dataframe["sf_coins_vs_hold"] = np.round(coins, 2)
         # the capital the portfolio manages: its cash is this plus realised profit less its trades,
         # not the account's whole free balance (see _cash)
         dataframe["sf_investment"] = self.settings.investment
+
+    def _portfolio_orders(self) -> pd.DataFrame:
+        """Dry-run/live: every filled order of the portfolio's trades (open and closed), from freqtrade's
+        database: what :mod:`portfolio.vs_hold` measures (so it survives restarts)."""
+        return orders_from_trade_dicts(t.to_json() for t in Trade.get_trades_proxy())
+
+    def _vs_hold_frame(self, orders: DataFrame) -> DataFrame | None:
+        """:func:`vs_hold_series` indexed by candle open second, once per candle and order count; None
+        before the first allocation (or if it cannot be computed: said once in the log)."""
+        key = (self.last_planned_candle, len(orders), self.settings.investment)
+        cached = getattr(self, "_vs_hold_cache", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        frame = None
+        try:
+            if len(orders) and start_orders(orders).any():
+                closes = self._closes_frame()
+                if len(closes) >= 2:
+                    frame = vs_hold_series(orders, closes, self.settings.investment)
+                    seconds = frame.index.tz_convert("UTC").tz_localize(None).to_numpy("datetime64[s]")
+                    frame.index = seconds.astype(np.int64)
+        except Exception as err:  # the status columns must not stop the strategy
+            if cached is None or cached[1] is not None:
+                logger.warning("vs holding not available: %s", err)
+        self._vs_hold_cache = (key, frame)
+        return frame
+
+    def _closes_frame(self) -> DataFrame:
+        """Closes of the portfolio's coins (columns), indexed by candle open time (UTC), from the
+        candles freqtrade holds."""
+        columns = {}
+        for coin, pair in zip(self.targets.coins, self.pairs, strict=True):
+            frame = self.dp.get_pair_dataframe(pair, self.timeframe) if self.dp else DataFrame()
+            if len(frame):
+                columns[coin] = pd.Series(frame["close"].to_numpy(dtype=float), index=frame["date"])
+        if not columns:
+            return DataFrame()
+        closes = pd.concat(columns, axis=1).sort_index().ffill()
+        closes.index = pd.DatetimeIndex(closes.index).tz_convert("UTC")
+        return closes
+
+    def _rebalance_message(self, summary: str, state: PortfolioState) -> str:
+        """The per-rebalance message (Telegram, webhooks): the plan, and whether rebalancing paid so far
+        (the portfolio at the plan's prices against holding the coins it started with)."""
+        message = f"SmartPortfolio {summary}"
+        try:
+            prices = dict(zip(state.coins, state.prices.tolist(), strict=True))
+            result = vs_hold(self._portfolio_orders(), prices, self.settings.investment)
+        except Exception as err:  # the message must go out whatever the comparison does
+            logger.warning("vs holding not available: %s", err)
+            return message
+        if result is None:
+            return message
+        return f"{message}\nSo far, {result.summary(self.settings.stake_currency)}"
 
     def _tick_size(self, pair: str) -> float:
         market = self.dp.market(pair) if self.dp else None
@@ -370,8 +468,20 @@ class SmartPortfolio(IStrategy):
         return float(tick) if tick else 0.0
 
     def populate_entry_trend(self, dataframe: DataFrame, metadata: dict) -> DataFrame:
-        dataframe["enter_long"] = 1
-        dataframe["enter_tag"] = ENTRY_TAG
+        """The entry signal opens a coin's trade (its initial buy); later orders go through
+        ``adjust_trade_position``. A backtest reads the signal of every candle (shifted by one), so it
+        stands on every candle there; dry-run/live freqtrade reads only the last candle's, so only the
+        last candle of a pair without an open trade carries it (no marker on every candle in FreqUI)."""
+        if self.is_backtest:
+            dataframe["enter_long"] = 1
+            dataframe["enter_tag"] = ENTRY_TAG
+            return dataframe
+        dataframe["enter_long"] = 0
+        dataframe["enter_tag"] = None
+        if len(dataframe) and not Trade.get_trades_proxy(pair=metadata["pair"], is_open=True):
+            last = dataframe.index[-1]
+            dataframe.loc[last, "enter_long"] = 1
+            dataframe.loc[last, "enter_tag"] = ENTRY_TAG
         return dataframe
 
     def populate_exit_trend(self, dataframe: DataFrame, metadata: dict) -> DataFrame:
@@ -439,7 +549,7 @@ class SmartPortfolio(IStrategy):
         logger.info("Candle %s: %s", f"{candle:%Y-%m-%d %H:%M}", summary)
         if not self.is_backtest and self.dp:
             # One message per rebalance through freqtrade's RPC (Telegram, webhook "strategy_msg").
-            self.dp.send_msg(f"SmartPortfolio {summary}", always_send=True)
+            self.dp.send_msg(self._rebalance_message(summary, state), always_send=True)
         self.pending.update({f"{o.coin}/{self.settings.stake_currency}": o for o in plan.orders})
         self._switch_adjustment()
 

@@ -80,6 +80,12 @@ def stop_process(process: subprocess.Popen[bytes] | None, timeout: float = 30.0)
     return process.returncode
 
 
+def bot_environment() -> dict[str, str]:
+    """The environment for freqtrade: this one without ``PYTEST_VERSION``, under which freqtrade skips
+    its logging setup (no ``--logfile``, no ``log_config``): the bot logs as it does outside the tests."""
+    return {k: v for k, v in os.environ.items() if k != "PYTEST_VERSION"}
+
+
 class DryRunBot:
     """One dry-run bot: ``workdir`` gets ``config.json``, ``user_data/``, ``tradesv3.sqlite`` and
     ``freqtrade.log``. An api_server ``listen_port`` of 0 is replaced by a free port."""
@@ -104,9 +110,11 @@ class DryRunBot:
         """Write the config, start freqtrade and wait until its REST API answers /ping."""
         self.userdir.mkdir(parents=True, exist_ok=True)
         write_config(self.config, self.config_path)
-        with open(self.workdir / "freqtrade.out", "wb") as out:
+        # freqtrade's console output and log: owner-only, like the config (see logsafe.py)
+        out_fd = os.open(self.workdir / "freqtrade.out", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(out_fd, "wb") as out:
             self.process = subprocess.Popen(
-                self.command(), stdout=out, stderr=subprocess.STDOUT, cwd=self.workdir
+                self.command(), stdout=out, stderr=subprocess.STDOUT, cwd=self.workdir, env=bot_environment()
             )
         if self.config.get("api_server", {}).get("enabled"):
             self.wait_for("the REST API to answer /ping", self._pong, timeout=timeout, interval=0.5)

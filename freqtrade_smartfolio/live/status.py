@@ -11,6 +11,8 @@ from typing import Any
 from freqtrade.exchange import timeframe_to_seconds
 
 from freqtrade_smartfolio.live.connect import BotClient
+from freqtrade_smartfolio.live.records import api_trades
+from freqtrade_smartfolio.portfolio.vs_hold import VsHold, orders_from_trade_dicts, vs_hold
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,9 @@ class PortfolioStatus:
     timeframe: str
     last_check: datetime | None
     next_check: datetime | None
+    # did rebalancing pay? the portfolio against holding its start coins, from its orders (None before
+    # the initial allocation, or when the investment is not known)
+    vs_hold: VsHold | None = None
 
     @property
     def max_deviation(self) -> float:
@@ -143,12 +148,19 @@ def portfolio_status(client: BotClient, targets: dict[str, float] | None = None)
         CoinStatus(coin, target, 100.0 * value / total if total else 0.0, amount, price, value, note)
         for coin, target, amount, price, value, note in rows
     )
+    comparison = None
+    if investment is not None:
+        # from every order of the portfolio (closed trades too), at the prices of the table above
+        prices = {c.coin: c.price for c in coins[:-1] if c.price > 0}
+        comparison = vs_hold(orders_from_trade_dicts(api_trades(client)), prices, investment)
     step = timedelta(seconds=timeframe_to_seconds(timeframe))
     # A candle is checked when it closes: the check of candle t ran at t + step; the next one runs
     # when the open candle closes.
     checked_at = last_check + step if last_check else None
     next_check = checked_at + step if checked_at else None
-    return PortfolioStatus(config.get("state", "?"), stake, coins, total, timeframe, checked_at, next_check)
+    return PortfolioStatus(
+        config.get("state", "?"), stake, coins, total, timeframe, checked_at, next_check, comparison
+    )
 
 
 def format_status(status: PortfolioStatus) -> str:
@@ -167,4 +179,27 @@ def format_status(status: PortfolioStatus) -> str:
             f"{c.coin:<8}{c.target:>10.2f}{c.weight:>10.2f}{c.deviation:>+9.2f}{c.amount:>18.8g}"
             f"{c.price:>14.8g}{c.value:>14,.2f}" + (f"  {c.note}" if c.note else "")
         )
+    lines += format_vs_hold(status.vs_hold, status.stake)
     return "\n".join(lines)
+
+
+def format_vs_hold(result: VsHold | None, stake: str) -> list[str]:
+    """"Did rebalancing pay?": the portfolio against holding the coins it started with, per coin the
+    amount held against holding's, and the fees."""
+    if result is None:
+        return ["did rebalancing pay? not yet (no initial allocation)"]
+    lines = [
+        "did rebalancing pay? (from the bot's orders, at the prices above)",
+        f"  portfolio {result.value:,.2f} {stake} | holding the start coins {result.hold_value:,.2f} "
+        f"({result.vs_hold:+.2f}%) | keeping {stake} {result.investment:,.2f} ({result.vs_stake:+.2f}%)",
+        f"  fees {result.fees:,.2f} {stake}, {result.rebalance_fees:,.2f} of them in "
+        f"{result.rebalance_orders} rebalance orders",
+        f"  {'coin':<8}{'held':>18}{'holding':>18}{'gained':>18}{'gained %':>10}{'value':>14}",
+    ]
+    for c in result.coins:
+        percent = f"{c.gained_percent:>+10.2f}" if math.isfinite(c.gained_percent) else f"{'new':>10}"
+        lines.append(
+            f"  {c.coin:<8}{c.amount:>18.8g}{c.hold_amount:>18.8g}{c.gained:>+18.8g}{percent}"
+            f"{c.gained_value:>+14,.2f}"
+        )
+    return lines
