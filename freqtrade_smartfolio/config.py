@@ -48,7 +48,13 @@ KNOWN_KEYS = {
     "allocation",
     "use_held_coins",
     "confirm_risk",
+    "compact_after_orders",
 }
+# Dry-run/live: a coin's open trade holding more orders than this is closed and reopened for the same
+# amount, without trading (adapter/compaction.py): freqtrade's work per loop grows with the orders
+# its open trades hold. Smallest accepted: below it a trade would be compacted every few rebalances.
+DEFAULT_COMPACT_AFTER_ORDERS = 100
+MIN_COMPACT_AFTER_ORDERS = 2
 KNOWN_ALLOCATION_KEYS = {"method", "lookback", "refresh", "min_weight", "max_weight"}
 ON_EXIT = ("sell_all", "keep_coins")
 COIN_SYMBOL = re.compile(r"^[A-Z0-9]{1,20}$")
@@ -121,6 +127,8 @@ class SmartfolioSettings:
     allocation: AllocationSettings | None = None
     # Coins already on the account that fund the investment (None: off; see docs/live.md).
     held_coins: tuple[str, ...] | None = None
+    # Compact a coin's open trade once it holds more orders than this (None: never; dry-run/live only).
+    compact_after_orders: int | None = DEFAULT_COMPACT_AFTER_ORDERS
 
     @property
     def pairs(self) -> tuple[str, ...]:
@@ -168,6 +176,9 @@ def parse_settings(config: Mapping[str, Any]) -> SmartfolioSettings:
     min_trade = _parse_min_trade(section.get("min_trade", DEFAULT_MIN_TRADE), problems)
     exit_rule = _parse_exit_rule(section, problems)
     held_coins = _parse_held_coins(section, targets, stake, config, problems)
+    compact_after = _parse_compact_after_orders(
+        section.get("compact_after_orders", DEFAULT_COMPACT_AFTER_ORDERS), problems
+    )
     if targets is not None:
         _check_whitelist(config, targets, stake, problems)
 
@@ -175,7 +186,7 @@ def parse_settings(config: Mapping[str, Any]) -> SmartfolioSettings:
         raise ConfigError(problems)
     assert targets is not None and investment is not None and rebalance is not None
     return SmartfolioSettings(
-        stake, targets, investment, rebalance, min_trade, exit_rule, allocation, held_coins
+        stake, targets, investment, rebalance, min_trade, exit_rule, allocation, held_coins, compact_after
     )
 
 
@@ -283,6 +294,21 @@ def _parse_investment(raw: Any, problems: list[str]) -> float | None:
         )
         return None
     return float(raw)
+
+
+def _parse_compact_after_orders(raw: Any, problems: list[str]) -> int | None:
+    """``compact_after_orders``: a whole number of orders (>= MIN_COMPACT_AFTER_ORDERS), or false."""
+    if raw is False:
+        return None
+    if isinstance(raw, int) and not isinstance(raw, bool) and raw >= MIN_COMPACT_AFTER_ORDERS:
+        return raw
+    problems.append(
+        f"{_field('compact_after_orders')}: {raw!r} is not a whole number of orders >= "
+        f"{MIN_COMPACT_AFTER_ORDERS}; give how many orders a coin's trade may hold before it is closed "
+        f"and reopened without trading, e.g. {DEFAULT_COMPACT_AFTER_ORDERS} (the default), or false to "
+        "never compact"
+    )
+    return DEFAULT_COMPACT_AFTER_ORDERS
 
 
 def _parse_min_trade(raw: Any, problems: list[str]) -> float:

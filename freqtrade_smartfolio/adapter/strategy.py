@@ -29,7 +29,7 @@ from freqtrade.persistence import PairLocks, Trade
 from freqtrade.strategy import IStrategy
 from pandas import DataFrame
 
-from freqtrade_smartfolio.adapter import funding
+from freqtrade_smartfolio.adapter import compaction, funding
 from freqtrade_smartfolio.adapter.cash import FilledCash
 from freqtrade_smartfolio.adapter.market_watch import MarketWatch
 from freqtrade_smartfolio.config import check_against_exchange, market_min_order, parse_settings
@@ -333,19 +333,27 @@ class SmartPortfolio(IStrategy):
             return 0.001
 
     def _last_tagged_order_time(self, prefixes: tuple[str, ...] = ("",)) -> datetime | None:
-        """After a restart: when the last filled order of the open trades whose tag starts with one of
-        ``prefixes`` (any tag by default) was placed, if any."""
+        """After a restart: when the last filled order whose tag starts with one of ``prefixes`` (any
+        tag by default) was placed, if any. Reads every trade, closed ones included (a compaction closes
+        a coin's trade and continues it in a new one), in one query; compaction orders do not count."""
         if self.is_backtest:
             return None
-        latest = None
-        for trade in Trade.get_trades_proxy(is_open=True):
-            for order in trade.orders:
-                tag = order.ft_order_tag or ""
-                if tag and tag.startswith(prefixes) and order.order_filled_date and order.status == "closed":
-                    when = order.order_date_utc
-                    if when and (latest is None or when > latest):
-                        latest = when
-        return latest
+        from freqtrade.persistence import Order
+        from sqlalchemy import and_, func, or_, select
+
+        tags = [Order.ft_order_tag.startswith(p, autoescape=True) for p in prefixes]
+        query = select(func.max(Order.order_date)).filter(
+            and_(
+                Order.ft_order_tag.is_not(None),
+                Order.ft_order_tag != "",
+                Order.ft_order_tag != compaction.COMPACTION_TAG,
+                Order.order_filled_date.is_not(None),
+                Order.status == "closed",
+                or_(*tags),
+            )
+        )
+        latest = Trade.session.scalar(query)
+        return None if latest is None else latest.replace(tzinfo=UTC)
 
     def _plan_time_of(self, when: datetime) -> datetime:
         """The plan time (a candle close) at or before ``when``: orders are placed just after it."""
@@ -504,6 +512,8 @@ class SmartPortfolio(IStrategy):
             return
         if self.takeover_due and not self._take_over_held_coins(candle, current_time):
             return
+        if not self.is_backtest and self.settings.compact_after_orders is not None:
+            self._compact(candle, current_time)
         open_trades = {t.pair: t for t in Trade.get_trades_proxy(is_open=True)}
         for trade in open_trades.values():
             protect_trade_cheaply(trade)
@@ -907,6 +917,17 @@ class SmartPortfolio(IStrategy):
         unpaid_entry_fees = sum(t.open_trade_value - t.stake_amount for t in open_trades.values())
         return max(free - unpaid_entry_fees, 0.0)
 
+    def _compact(self, candle: datetime, current_time: datetime) -> None:
+        """Dry-run/live: close and reopen, without trading, each coin's trade holding more than
+        ``compact_after_orders`` orders (:mod:`adapter.compaction`); orders still watched wait."""
+        limit = self.settings.compact_after_orders
+        assert limit is not None
+        done = compaction.compact_trades(
+            limit, lambda pair: self._close_of(pair, candle), current_time, skip=set(self.in_flight)
+        )
+        if done and self.wallets:
+            self.wallets.update()
+
     def _take_over_held_coins(self, candle: datetime, current_time: datetime) -> bool:
         """``use_held_coins``: take the listed coins on the account over as positions (once, on the
         first loop with prices). False while a price is missing (tried again next loop)."""
@@ -1019,7 +1040,10 @@ class SmartPortfolio(IStrategy):
         """Cash a buy may spend now: the strategy's view of freqtrade's free stake, never more than the
         cash the fills really left (:mod:`adapter.cash`); live, less a margin for late fees."""
         trades = {t.pair: t for t in open_trades}
-        filled = self.filled_cash.cash(Trade.get_trades_proxy())
+        if self.is_backtest:
+            filled = self.filled_cash.cash(Trade.get_trades_proxy())
+        else:  # closed trades (compaction makes one per coin every N orders) read once each
+            filled = self.filled_cash.cash_live(trades.values())
         cash = max(min(self._cash(trades), filled), 0.0)
         if not self.is_backtest:
             # Live fills are not the candle's: keep back two fees' worth of the cash for the fee a

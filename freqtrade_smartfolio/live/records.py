@@ -1,6 +1,9 @@
 """Every rebalance of a running (or stopped) bot: time, reason, coin, side, quantity, price, fee, from
 the REST API (``/status`` for open trades, ``/trades`` for closed ones, orders included) or straight
-from freqtrade's sqlite database."""
+from freqtrade's sqlite database.
+
+Read across the trades of each coin: a compaction (``adapter/compaction.py``) closes a coin's trade and
+continues it in a new one with two bookkeeping orders, which are no fills and are left out here."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from freqtrade_smartfolio.adapter.cash import COMPACTION_TAG
 from freqtrade_smartfolio.live.connect import BotClient, BotError
 from freqtrade_smartfolio.portfolio.funding import HELD_TAG
 
@@ -105,6 +109,7 @@ def orders_from_db(db_path: str | Path) -> pd.DataFrame:
 
 def _finish(rows: list[dict[str, Any]]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["time", "coin", "side", "quantity", "price", "fee", "tag"])
+    frame = frame[frame["tag"] != COMPACTION_TAG].reset_index(drop=True)  # bookkeeping, no fill
     held = frame["tag"] == HELD_TAG  # coins taken over from the account (use_held_coins): no trade, no fee
     frame.loc[held, "side"] = "held"
     frame.loc[held, "fee"] = 0.0
