@@ -22,7 +22,7 @@ from freqtrade_smartfolio.portfolio.engine import buy_and_hold, load_market, sim
 from freqtrade_smartfolio.portfolio.plan import RebalanceRule
 from freqtrade_smartfolio.portfolio.targets import Targets
 from freqtrade_smartfolio.report import from_backtest_result, from_engine, from_freqtrade_db, write_html
-from freqtrade_smartfolio.report.browser import INSTALL_HINT, HeadlessChromium, find_browser
+from freqtrade_smartfolio.report.browser import INSTALL_HINT, find_browser
 from freqtrade_smartfolio.report.page import keep_positions, rebalance_markers
 
 pytestmark = pytest.mark.slow
@@ -215,41 +215,77 @@ def _png_size(data: bytes) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
+def test_did_rebalancing_pay_panel_matches_the_curves(history, page):
+    """The panel's numbers are the report's own curves at the last close before freqtrade's final sale:
+    the rebalanced value and buy-and-hold of the initial fills (both rebuilt from the orders)."""
+    result = history.vs_hold
+    assert result is not None
+    assert result.value == pytest.approx(history.equity.iloc[-2], rel=1e-9)
+    assert result.hold_value == pytest.approx(history.hold_equity.iloc[-2], rel=1e-9)
+    assert {c.coin for c in result.coins} == set(PORTFOLIO)
+    assert result.rebalance_orders == int((history.trades["kind"] == "rebalance").sum())
+    text = page.read_text()
+    assert "Did rebalancing pay?" in text and 'id="vs-hold"' in text and "Holding the start coins" in text
+
+
 def test_browser_draws_the_page_without_console_errors(history, page):
-    browser = _browser_or_skip()
-    with HeadlessChromium(browser, width=1280, height=900, timeout=60) as chrome:
-        chrome.open(page.as_uri())
-        chrome.wait_for(
-            "document.querySelectorAll('#overview svg.main-svg').length > 0 && "
-            "document.querySelectorAll('#weights svg.main-svg').length > 0"
-        )
-        assert chrome.evaluate("document.querySelectorAll('.plot-container').length") == 2
-        # the curves are drawn as SVG paths with many points, the markers as points
-        curve = chrome.evaluate(
-            "Math.max(...[...document.querySelectorAll('#overview .scatterlayer .trace .js-line')]"
-            ".map(p => (p.getAttribute('d') || '').split('L').length))"
-        )
-        assert curve > 500
-        markers = rebalance_markers(history)
-        drawn = chrome.evaluate(
-            "document.querySelectorAll('#overview .scatterlayer .trace .points path').length"
-        )
-        assert drawn >= len(markers)
-        panels = chrome.evaluate("document.querySelectorAll('#weights .cartesianlayer .subplot').length")
-        assert panels == len(history.coins)
-        # hovering the first rebalance marker shows its orders
-        trace = chrome.evaluate(
-            "document.getElementById('overview').data.findIndex(t => t.mode === 'markers')"
-        )
-        chrome.evaluate(f"Plotly.Fx.hover('overview', [{{curveNumber: {trace}, pointNumber: 0}}])")
-        hover = chrome.evaluate("document.querySelector('#overview .hoverlayer').textContent")
-        first = markers.iloc[0]
-        assert f"{first['time']:%Y-%m-%d %H:%M} UTC" in hover and "traded" in hover
-        assert chrome.errors == [], chrome.errors
-        offline = ("file:", "data:", "blob:", "about:")
-        assert [url for url in chrome.requests if not url.startswith(offline)] == []
-        shot = chrome.screenshot(ARTIFACTS / "report-page.png", full_page=True)
-        chrome.screenshot(ARTIFACTS / "report-overview.png", selector="#overview")
+    """Playwright drives Debian's Chromium (``executable_path``: no browser download)."""
+    browser_path = _browser_or_skip()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("the playwright package is missing (pip install -e '.[dev]')", pytrace=False)
+        pytest.skip("the playwright package is missing (pip install -e '.[dev]')")
+    errors: list[str] = []
+    requests: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(browser_path), args=["--no-sandbox"])
+        try:
+            tab = browser.new_page(viewport={"width": 1280, "height": 900})
+            tab.set_default_timeout(60_000)
+            tab.on("console", lambda m: m.type == "error" and errors.append(f"console.error: {m.text}"))
+            tab.on("pageerror", lambda err: errors.append(f"uncaught exception: {err}"))
+            tab.on("request", lambda r: requests.append(r.url))
+            tab.goto(page.as_uri())
+            tab.wait_for_function(
+                "() => document.querySelectorAll('#overview svg.main-svg').length > 0 && "
+                "document.querySelectorAll('#weights svg.main-svg').length > 0"
+            )
+            assert tab.evaluate("document.querySelectorAll('.plot-container').length") == 2
+            # the curves are drawn as SVG paths with many points, the markers as points
+            curve = tab.evaluate(
+                "Math.max(...[...document.querySelectorAll('#overview .scatterlayer .trace .js-line')]"
+                ".map(p => (p.getAttribute('d') || '').split('L').length))"
+            )
+            assert curve > 500
+            markers = rebalance_markers(history)
+            drawn = tab.evaluate(
+                "document.querySelectorAll('#overview .scatterlayer .trace .points path').length"
+            )
+            assert drawn >= len(markers)
+            panels = tab.evaluate("document.querySelectorAll('#weights .cartesianlayer .subplot').length")
+            assert panels == len(history.coins)
+            # hovering the first rebalance marker shows its orders
+            trace = tab.evaluate(
+                "document.getElementById('overview').data.findIndex(t => t.mode === 'markers')"
+            )
+            tab.evaluate(f"Plotly.Fx.hover('overview', [{{curveNumber: {trace}, pointNumber: 0}}])")
+            hover = tab.evaluate("document.querySelector('#overview .hoverlayer').textContent")
+            first = markers.iloc[0]
+            assert f"{first['time']:%Y-%m-%d %H:%M} UTC" in hover and "traded" in hover
+            # the "did rebalancing pay?" panel: one row per coin
+            rows = tab.locator("table.vs-hold-coins tbody tr")
+            assert rows.count() == len(PORTFOLIO)
+            assert errors == [], errors
+            offline = ("file:", "data:", "blob:", "about:")
+            assert [url for url in requests if not url.startswith(offline)] == []
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            shot = tab.screenshot(path=str(ARTIFACTS / "report-page.png"), full_page=True)
+            tab.locator("#overview").screenshot(path=str(ARTIFACTS / "report-overview.png"))
+            tab.locator("#vs-hold").screenshot(path=str(ARTIFACTS / "report-vs-hold.png"))
+        finally:
+            browser.close()
     width, height = _png_size(shot)
     assert width == 1280 and height > 2000
 

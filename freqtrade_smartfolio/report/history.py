@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from freqtrade_smartfolio.portfolio import stats
+from freqtrade_smartfolio.portfolio.vs_hold import VsHold
 
 TRADE_COLUMNS = ("time", "coin", "side", "amount", "price", "value", "fee", "reason", "kind")
 KINDS = ("initial", "rebalance", "final")
@@ -78,6 +79,8 @@ class PortfolioHistory:
     hold_stats: dict[str, Any] | None = None
     facts: dict[str, str] = field(default_factory=dict)
     market_events: tuple[MarketEvent, ...] = ()
+    # did rebalancing pay? the portfolio at the end (before a final sale) against holding its start
+    vs_hold: VsHold | None = None
 
     def __post_init__(self) -> None:
         for name in ("equity", "weights"):

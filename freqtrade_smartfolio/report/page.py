@@ -445,6 +445,49 @@ def summary_rows(history: PortfolioHistory) -> list[tuple[str, str, str]]:
     return rows
 
 
+def vs_hold_panel(history: PortfolioHistory) -> str:
+    """"Did rebalancing pay?": the portfolio at the end against holding the coins it started with and
+    against keeping the stake currency; per coin the amount held against holding's; the fees."""
+    result = history.vs_hold
+    if result is None:
+        return '<div class="muted">Not available for this source (no initial allocation or no prices).</div>'
+    stake = history.stake_currency
+    verdict = "paid" if result.vs_hold > 0 else "did not pay"
+    lines = [
+        ("SmartPortfolio (rebalanced)", f"{result.value:,.2f} {stake}", _pct(result.vs_stake / 100)),
+        ("Holding the start coins", f"{result.hold_value:,.2f} {stake}", _pct(result.hold_vs_stake / 100)),
+        (f"Keeping {stake}", f"{result.investment:,.2f} {stake}", _pct(0.0)),
+        ("Rebalanced vs holding", _pct(result.vs_hold / 100), f"rebalancing {verdict}"),
+        ("Fees", f"{result.fees:,.2f} {stake}", f"{result.rebalance_fees:,.2f} in {result.rebalance_orders} "
+         "rebalance orders"),
+    ]  # fmt: skip
+    coins = [
+        (
+            c.coin,
+            _amount(c.amount),
+            _amount(c.hold_amount),
+            f"{c.gained:+.8g}",
+            _pct(c.gained_percent / 100) if finite(c.gained_percent) else "new",
+            f"{c.gained_value:+,.2f}",
+        )
+        for c in result.coins
+    ]
+    return "".join(
+        [
+            '<div class="cards" id="vs-hold">',
+            _table(("", "Value at the end", "vs keeping " + stake), lines, "summary vs-hold"),
+            _table(
+                ("Coin", "Held", "Holding", "Gained", "Gained %", f"Gained value ({stake})"),
+                coins,
+                "summary vs-hold-coins",
+            ),
+            "</div>",
+            '<div class="muted">From the orders: the start is the initial allocation; holding keeps its '
+            "coins and the cash it left. Values at the last close, before any final sale.</div>",
+        ]
+    )
+
+
 def _table(head: Sequence[str], rows: Iterable[Sequence[str]], cls: str, row_cls: Sequence[str] = ()) -> str:
     out = [f'<table class="{cls}"><thead><tr>']
     out += [f"<th>{html.escape(h)}</th>" for h in head]
@@ -527,6 +570,8 @@ def render_html(history: PortfolioHistory, max_points: int = MAX_POINTS) -> str:
         _table(("", "SmartPortfolio", "Buy and hold"), summary_rows(history), "summary"),
         _table(("Setting", "Value"), facts, "facts"),
         "</div>",
+        "<h2>Did rebalancing pay?</h2>",
+        vs_hold_panel(history),
         "<h2>Value, drawdown and fees</h2>",
         '<div class="muted">Diamonds mark rebalances; hover them for their orders. '
         "Drag to zoom, double-click to reset.</div>",

@@ -27,6 +27,7 @@ from freqtrade_smartfolio.portfolio.durations import format_minutes, parse_minut
 from freqtrade_smartfolio.portfolio.engine import EngineResult
 from freqtrade_smartfolio.portfolio.plan import RebalanceRule
 from freqtrade_smartfolio.portfolio.targets import Targets
+from freqtrade_smartfolio.portfolio.vs_hold import VsHold, vs_hold
 from freqtrade_smartfolio.report.history import Band, MarketEvent, PortfolioHistory, trades_frame
 
 FINAL_TAGS = ("force_exit",)
@@ -114,6 +115,15 @@ def _initial_targets(orders: pd.DataFrame, coins: list[str], start_cash: float) 
     return {c: float(first[c].iloc[0]) for c in coins}
 
 
+def vs_hold_at_end(orders: pd.DataFrame, closes: pd.DataFrame, investment: float) -> VsHold | None:
+    """Did rebalancing pay? The portfolio at the last close against holding its start (orders before
+    any final sale)."""
+    if closes.empty:
+        return None
+    last = closes.ffill().iloc[-1]
+    return vs_hold(orders, {c: float(last[c]) for c in closes.columns}, investment)
+
+
 def read_result_config(path: str | Path) -> dict[str, Any] | None:
     """The config freqtrade stored beside its result in the zip (None if absent)."""
     with zipfile.ZipFile(path) as archive:
@@ -154,6 +164,7 @@ def from_backtest_run(
         weights = weights[[c for c in targets if c != "cash"] + ["cash"]]
     check = report.final_value / report.freqtrade_final_balance - 1
     return PortfolioHistory(
+        vs_hold=vs_hold_at_end(live, closes, report.investment),
         equity=report.equity,
         hold_equity=report.hold_equity,
         weights=weights,
@@ -321,6 +332,7 @@ def from_freqtrade_db(
         targets, band, facts = parsed
     stake = str((config or {}).get("stake_currency", "USDT"))
     return PortfolioHistory(
+        vs_hold=vs_hold_at_end(orders[~orders["tag"].isin(FINAL_TAGS)], closes, start_cash),
         equity=book["value"],
         hold_equity=hold["value"] if (orders["tag"] == INITIAL_TAG).any() else None,
         weights=weights_from_book(book, closes),
