@@ -49,6 +49,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from freqtrade_smartfolio.adapter.cash import COMPACTION_TAG  # noqa: E402
 from freqtrade_smartfolio.exchange import OfflineExchange  # noqa: E402
 from freqtrade_smartfolio.exchange.feed import Clock, parse_time  # noqa: E402
 from freqtrade_smartfolio.freqtrade_config import build_config  # noqa: E402
@@ -79,6 +80,9 @@ class LongRunSettings:
     sample_secs: float = 5.0
     timeframe: str = "1m"
     seed_orders: int = 0  # closed orders the trades hold before the bot starts (see seed_database)
+    # smartfolio.compact_after_orders; 0: off (as every run before compaction existed). The command line's
+    # default is the strategy's (100).
+    compact_after_orders: int = 0
 
     def __post_init__(self) -> None:
         if self.speed * 60 % 300:
@@ -110,6 +114,7 @@ class Sample:
     orders: int
     trades: int
     loops: list[Loop] = field(default_factory=list)
+    held: int = -1  # orders of the open trades (what freqtrade reads each loop); -1 when not read
 
 
 def _median(values: list[float]) -> float:
@@ -132,6 +137,7 @@ class LongRunResult:
     wall_seconds: float
     first_loop_wall: float
     exit_code: int | None
+    compactions: int = 0  # trades closed by a compaction at the end of the run
 
     # --- quarters: by simulated time from the first loop to the end of the run
     def _quarter(self, which: int) -> tuple[float, float]:
@@ -194,6 +200,8 @@ class LongRunResult:
             "candles_per_check": self.settings.candles_per_check,
             "orders": self.orders,
             "seeded": self.seeded,
+            "compact_after_orders": self.settings.compact_after_orders,
+            "compactions": self.compactions,
             "orders_after_q1": self.orders_at_quarter_end(0),
             "plans": self.plans,
             "rebalances": self.rebalances,
@@ -210,6 +218,12 @@ class LongRunResult:
             "rss_mb_q4": round(rss_last, 1),
             "rss_ratio": round(rss_last / rss_first, 3),
             "rss_growth_mb": round(rss_last - rss_first, 1),
+            "loop_ms_all": round(1000 * _median([x.seconds for x in self.loops]), 2),
+            "cpu_ms_per_loop_all": round(1000 * _median([c for _, c in self.cpu_per_loop()]), 1),
+            "rss_mb_all": round(_median(rss), 1) if rss else None,
+            "first_loop_s": round(self.loops[0].seconds, 2) if self.loops else None,
+            "held_max": max((x.held for x in self.samples), default=-1),
+            "held_median": round(_median([float(x.held) for x in self.samples if x.held >= 0]), 1),
             "rss_mb_first_loop": round(rss[0], 1) if rss else None,
             "rss_mb_peak": round(max(rss), 1) if rss else None,
             "tracebacks": self.tracebacks,
@@ -257,6 +271,7 @@ def bot_config(settings: LongRunSettings, exchange_url: str, loops_log: Path) ->
             "portfolio": dict.fromkeys(settings.coins, weight),
             "investment": settings.investment,
             "rebalance": {"mode": "proportional", "threshold": settings.threshold},
+            "compact_after_orders": settings.compact_after_orders or False,
         },
         timeframe=settings.timeframe,
         exchange_url=exchange_url,
@@ -310,15 +325,37 @@ def cpu_seconds(pid: int) -> float:
 
 def count_orders(db_path: Path) -> tuple[int, int]:
     """(orders, trades) in freqtrade's database, read-only; (-1, -1) while it is locked or not created."""
+    orders, trades, _ = count_held(db_path)
+    return orders, trades
+
+
+def count_held(db_path: Path) -> tuple[int, int, int]:
+    """(orders, trades, orders of the open trades) in freqtrade's database, read-only; -1s while it is
+    locked or not created."""
     if not db_path.exists():
-        return -1, -1
+        return -1, -1, -1
     try:
         with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=2) as db:
             orders = db.execute("SELECT COUNT(*) FROM orders").fetchone()[0]
             trades = db.execute("SELECT COUNT(*) FROM trades").fetchone()[0]
-        return int(orders), int(trades)
+            held = db.execute(
+                "SELECT COUNT(*) FROM orders o JOIN trades t ON o.ft_trade_id = t.id WHERE t.is_open = 1"
+            ).fetchone()[0]
+        return int(orders), int(trades), int(held)
     except sqlite3.Error:
-        return -1, -1
+        return -1, -1, -1
+
+
+def count_compactions(db_path: Path) -> int:
+    """Trades closed by a compaction (adapter/compaction.py), read-only."""
+    try:
+        with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=2) as db:
+            row = db.execute(
+                "SELECT COUNT(*) FROM trades WHERE exit_reason = ?", (COMPACTION_TAG,)
+            ).fetchone()
+        return int(row[0])
+    except sqlite3.Error:
+        return -1
 
 
 class ProfiledBot(DryRunBot):
@@ -543,13 +580,13 @@ def run_long(
                     raise RuntimeError(f"freqtrade exited early; its log ends with:\n{bot.log_tail()}")
                 new = reader.read()
                 loops.extend(new)
-                orders, trades = count_orders(bot.db_path)
+                orders, trades, held = count_held(bot.db_path)
                 if orders < 0 and samples:
-                    orders, trades = samples[-1].orders, samples[-1].trades
+                    orders, trades, held = samples[-1].orders, samples[-1].trades, samples[-1].held
                 now = time.time()
                 pid = bot.process.pid
                 sample = Sample(
-                    now, clock.to_data(1000 * now), rss_mb(pid), cpu_seconds(pid), orders, trades, new
+                    now, clock.to_data(1000 * now), rss_mb(pid), cpu_seconds(pid), orders, trades, new, held
                 )
                 samples.append(sample)
                 if progress and now - last_print >= 60:
@@ -558,7 +595,7 @@ def run_long(
                     recent = [x.seconds for x in loops[-60:]]
                     print(
                         f"  {done:5.1f}/{settings.days:g} days  {now - started:6.0f}s  "
-                        f"rss {sample.rss_mb:6.1f} MB  orders {orders:5d}  "
+                        f"rss {sample.rss_mb:6.1f} MB  orders {orders:5d} (open trades {held:5d})  "
                         f"loop median {1000 * statistics.median(recent):6.1f} ms",
                         flush=True,
                     )
@@ -583,6 +620,7 @@ def run_long(
         rebalances=rebalances,
         orders=orders,
         seeded=seeded,
+        compactions=count_compactions(bot.db_path),
         code=version,
         tracebacks=count_in_logs(workdir, r"Traceback"),
         errors=count_in_logs(workdir, r" - ERROR - "),
@@ -765,6 +803,88 @@ def plot_runs(results: list[LongRunResult], path: Path) -> Path:
     return path
 
 
+def plot_seeded(results: list[LongRunResult], path: Path) -> Path:
+    """Runs seeded with different histories (e.g. 0, 10,000 and 50,000 orders) with compaction on, against
+    simulated time: median loop time and CPU per loop of each sample, RSS, and the orders the open trades
+    hold."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 4, figsize=(17, 4.2), constrained_layout=True)
+    for result in results:
+        st = result.settings
+        label = f"{result.seeded:,} orders of history, compaction after {st.compact_after_orders or 'never'}"
+        t0 = result.loops[0].sim_ms if result.loops else 0.0
+
+        def days(ms: float, t0: float = t0) -> float:
+            return (ms - t0) / DAY_MS
+
+        samples = [s for s in result.samples if s.loops]
+        axes[0].plot(
+            [days(s.sim_ms) for s in samples],
+            [1000 * statistics.median(x.seconds for x in s.loops) for s in samples],
+            ".-",
+            ms=3,
+            lw=0.6,
+            label=label,
+        )
+        cpu = result.cpu_per_loop()
+        axes[1].plot([days(s.sim_ms) for s, _ in cpu], [1000 * c for _, c in cpu], ".-", ms=3, lw=0.6)
+        rss = [s for s in result.samples if s.rss_mb > 0]
+        axes[2].plot([days(s.sim_ms) for s in rss], [s.rss_mb for s in rss], ".-", ms=3, lw=0.6)
+        held = [s for s in result.samples if s.held >= 0]
+        axes[3].plot([days(s.sim_ms) for s in held], [s.held for s in held], ".-", ms=3, lw=0.6)
+    labels = [
+        "median loop time (ms)",
+        "CPU per loop (ms)",
+        "freqtrade RSS (MiB)",
+        "orders of the open trades",
+    ]
+    for ax, ylabel in zip(axes, labels, strict=True):
+        ax.set_xlabel("simulated days since the first loop")
+        ax.set_ylabel(ylabel)
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
+    axes[3].set_yscale("symlog", linthresh=100)
+    axes[0].legend(fontsize=8, loc="lower right")
+    machine = machine_info()
+    fig.suptitle(
+        "The same dry-run bot on trades seeded with years of orders, compacted on its first loop "
+        f"(5 s samples; {machine['nproc']} CPUs {machine['cpu']})",
+        fontsize=10,
+    )
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def format_comparison(results: list[LongRunResult], machine: dict[str, str]) -> str:
+    """One row per run (markdown) and each figure's ratio to the first run's."""
+    rows = [(r, r.summary()) for r in results]
+    base = rows[0][1]
+    lines = [
+        f"machine: {machine['nproc']} CPUs ({machine['cpu']}), {machine['ram_gib']} GiB RAM, "
+        f"load average now {machine['load_avg']}",
+        "",
+        "| orders of history | compaction after | trades compacted | first loop (s) | loop median (ms) "
+        "| ratio | CPU per loop (ms) | ratio | slowest loop per candle (ms) | RSS median (MiB) "
+        "| RSS first->last quarter (MiB) | orders held (median/max) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for result, s in rows:
+        check = _median([x for x in (result.check_loop_median(q) for q in range(4)) if not math.isnan(x)])
+        lines.append(
+            f"| {s['seeded']:,} | {s['compact_after_orders'] or 'never'} | {s['compactions']} "
+            f"| {s['first_loop_s']} | {s['loop_ms_all']} | {s['loop_ms_all'] / base['loop_ms_all']:.2f} "
+            f"| {s['cpu_ms_per_loop_all']} | {s['cpu_ms_per_loop_all'] / base['cpu_ms_per_loop_all']:.2f} "
+            f"| {1000 * check:.0f} | {s['rss_mb_all']} | {s['rss_mb_q1']} -> {s['rss_mb_q4']} "
+            f"| {s['held_median']:g} / {s['held_max']} |"
+        )
+    return "\n".join(lines)
+
+
 def save_raw(result: LongRunResult, path: Path) -> Path:
     """Everything measured, as JSON (``--from-raw`` redoes the outputs from it)."""
     data = asdict(result)
@@ -781,6 +901,7 @@ def load_raw(path: Path) -> LongRunResult:
     loops = [Loop(**x) for x in data.pop("loops")]
     data["workdir"] = Path(data["workdir"])
     data.setdefault("seeded", 0)
+    data.setdefault("compactions", 0)
     data.setdefault("code", "unknown")
     settings = LongRunSettings(**{**raw, "coins": tuple(raw["coins"])})
     return LongRunResult(settings=settings, samples=samples, loops=loops, **data)
@@ -831,6 +952,12 @@ def format_summary(result: LongRunResult, machine: dict[str, str]) -> str:
             f"RSS median, first vs last quarter: {s['rss_mb_q1']} MiB -> {s['rss_mb_q4']} MiB "
             f"(x{s['rss_ratio']}, {s['rss_growth_mb']:+} MiB); "
             f"at the first loop {s['rss_mb_first_loop']} MiB, peak {s['rss_mb_peak']} MiB",
+            f"compaction: after {st.compact_after_orders or 'never'} orders; {s['compactions']} trades "
+            f"compacted; orders held by the open trades: median {s['held_median']}, max {s['held_max']}; "
+            f"first loop {s['first_loop_s']} s",
+            f"whole run: loop median {s['loop_ms_all']} ms, "
+            f"CPU per loop median {s['cpu_ms_per_loop_all']} ms, "
+            f"RSS median {s['rss_mb_all']} MiB",
             f"tracebacks {s['tracebacks']}, ERROR lines {s['errors']}, freqtrade exit code {s['exit_code']}",
             f"machine: {machine['nproc']} CPUs ({machine['cpu']}), {machine['ram_gib']} GiB RAM, "
             f"load average at the end {machine['load_avg']}",
@@ -853,6 +980,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--throttle", type=int, default=1, help="freqtrade's process_throttle_secs (1)")
     parser.add_argument(
         "--seed-orders", type=int, default=0, help="closed orders the trades hold before the start (0)"
+    )
+    parser.add_argument(
+        "--compact",
+        type=int,
+        default=100,
+        help="smartfolio.compact_after_orders (100, the strategy's default; 0: never compact)",
     )
     parser.add_argument("--sample-secs", type=float, default=5.0, help="seconds between samples (5)")
     parser.add_argument("--out", type=Path, default=REPO / "run" / "long_run", help="output folder")
@@ -878,10 +1011,17 @@ def main(argv: list[str] | None = None) -> int:
         throttle_secs=args.throttle,
         sample_secs=args.sample_secs,
         seed_orders=args.seed_orders,
+        compact_after_orders=args.compact,
     )
     out = args.out.resolve()
     if args.compare:
-        print(f"plot: {plot_runs([load_raw(path) for path in args.compare], (args.png or out / 'runs.png'))}")
+        results = [load_raw(path) for path in args.compare]
+        png = args.png or out / "runs.png"
+        if any(r.settings.compact_after_orders for r in results):
+            print(format_comparison(results, machine_info()))
+            print(f"plot: {plot_seeded(results, png)}")
+        else:
+            print(f"plot: {plot_runs(results, png)}")
         return 0
     print(f"long run into {out}: {settings}", flush=True)
     if args.from_raw:

@@ -139,7 +139,7 @@ def test_a_trade_over_the_limit_is_closed_and_continued_for_the_same_amount(db):
     assert old.fee_close_currency == "USDT"  # no exchange look-up at the next start
     for order in (old.orders[-1], new.orders[0]):
         assert order.ft_order_tag == compaction.COMPACTION_TAG and order.status == "closed"
-        assert not order.ft_is_open and order.filled == new.amount
+        assert not order.ft_is_open and order.filled == pytest.approx(new.amount, abs=1e-4)
     eth = Trade.session.scalars(select(Trade).filter(Trade.pair == "ETH/USDT")).one()
     assert eth.is_open and len(eth.orders) == 8
 
@@ -185,6 +185,30 @@ def test_compaction_repeats_as_the_successor_fills_up_and_the_books_stay(db):
     )
     assert books()["cash from fills"] == pytest.approx(cash, abs=1e-9)
     assert before["open trades"] == 1
+
+
+def test_a_fee_taken_in_the_coin_leaves_the_same_fraction_of_a_lot_after_compaction(db):
+    """Binance takes a buy's fee in the coin: freqtrade sums the fills unrounded and floors the total to
+    the lot step. The successor must carry the fraction on, or the next fill floors one step short."""
+    trade = make_trade("BTC", 60000.0, 1, step=0.00001)
+    fills = [("buy", 0.02125), ("sell", 0.01061), ("buy", 0.01052), ("sell", 0.01052), ("buy", 0.01056)]
+    trade.orders.clear()
+    for n, (side, size) in enumerate(fills[:4]):
+        order = _order("BTC/USDT", n, side, size, 60000.0, START + timedelta(minutes=n), "threshold: x")
+        order.ft_fee_base = size * FEE if side == "buy" else None
+        trade.orders.append(order)
+    trade.recalc_trade_from_orders()
+    Trade.commit()
+    before = trade.amount
+    ((_, new),) = compaction.compact_trades(2, lambda pair: 60000.0, START + timedelta(hours=1))
+    assert new.amount == before
+    side, size = fills[4]
+    order = _order("BTC/USDT", 9, side, size, 60000.0, START + timedelta(hours=2), "threshold: x")
+    order.ft_fee_base = size * FEE
+    new.orders.append(order)
+    new.recalc_trade_from_orders()
+    held = sum(s * (1 - FEE) if d == "buy" else -s for d, s in fills)  # what the account holds
+    assert new.amount == pytest.approx(int(held / 0.00001 + 1e-9) * 0.00001, abs=1e-12)
 
 
 def test_a_trade_with_an_open_order_skipped_pair_or_no_price_waits(db):
@@ -255,3 +279,21 @@ def test_compact_after_orders_setting():
         (message,) = err.value.problems
         assert message.startswith(f"smartfolio.compact_after_orders: {raw!r} is not a whole number")
         assert "e.g. 100" in message and "false to never compact" in message
+
+
+def test_the_trade_history_reads_closed_trades_once_and_leaves_compaction_out(db, monkeypatch):
+    from freqtrade_smartfolio.portfolio.vs_hold import orders_from_trade_dicts
+
+    make_trade("BTC", 60000.0, 12)
+    make_trade("ETH", 3000.0, 12)
+    Trade.commit()
+    history = compaction.TradeHistory(orders_from_trade_dicts)
+    before = history.orders()
+    assert len(before) == 24
+    compaction.compact_trades(5, lambda pair: 100.0, START + timedelta(days=1))
+    after = history.orders()
+    assert after.equals(before)  # the chain reads as one history, without the bookkeeping
+    converted = []
+    monkeypatch.setattr(history, "convert", lambda trades: converted.append(list(trades)) or before[:0])
+    history.orders()
+    assert [len(batch) for batch in converted] == [2]  # only the open trades again: the closed ones are kept

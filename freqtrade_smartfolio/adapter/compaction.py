@@ -29,11 +29,13 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from datetime import datetime
 from typing import Any
 
+import pandas as pd
 from freqtrade.persistence import Order, Trade
+from freqtrade.util import FtPrecise
 from sqlalchemy import func, select
 
 from freqtrade_smartfolio.adapter.cash import COMPACTION_TAG
@@ -45,7 +47,7 @@ ORDER_ID_PREFIX = "smartfolio-compaction-"
 # the session, not committed; "committed") so that a test can SIGKILL the bot there.
 HOLD_ENV = "SMARTFOLIO_COMPACTION_HOLD"
 
-__all__ = ["COMPACTION_TAG", "compact_trades", "is_compaction", "trades_over"]
+__all__ = ["COMPACTION_TAG", "TradeHistory", "compact_trades", "is_compaction", "trades_over"]
 
 
 def is_compaction(order: Any) -> bool:
@@ -132,9 +134,22 @@ def _successor(trade: Trade, amount: float, price: float, now: datetime) -> Trad
     return new
 
 
+def held_amount(trade: Trade) -> float:
+    """The coins the trade's fills add up to, before freqtrade floors ``trade.amount`` to the lot step:
+    a fee taken in the coin leaves a fraction of a step that freqtrade keeps counting in its sum of the
+    orders (and that the account holds). The successor carries it on, so later fills floor the same."""
+    held = FtPrecise(0.0)
+    for order in trade.orders:
+        if order.ft_is_open or not order.filled:
+            continue
+        amount = FtPrecise(order.safe_amount_after_fee)
+        held += amount if order.ft_order_side == trade.entry_side else -amount
+    return float(held)
+
+
 def compact(trade: Trade, price: float, now: datetime) -> Trade:
     """Close ``trade`` at ``price`` and return its open successor (added to the session, not committed)."""
-    amount = float(trade.amount)
+    amount = held_amount(trade)
     stamp = int(now.timestamp() * 1000)
     realised = float(trade.realized_profit or 0.0)
     entry_value = float(trade.open_trade_value)  # amount at the average entry, entry fee included
@@ -207,3 +222,38 @@ def compact_trades(
                 new.base_currency,
             )
     return done
+
+
+class TradeHistory:
+    """Every trade of the portfolio as dicts (``Trade.to_json()``) for readers of the whole history (the
+    "vs holding" figures), without loading every order of every trade on each call: a closed trade's
+    orders no longer change, so each is converted once by ``convert`` (a frame of its rows) and kept;
+    only the open trades, which compaction keeps short, are read each time. Compaction's bookkeeping
+    orders are left out (they are no fills)."""
+
+    def __init__(self, convert: Callable[[Iterable[dict[str, Any]]], pd.DataFrame]) -> None:
+        self.convert = convert
+        self._closed_ids: set[int] = set()
+        self._closed = pd.DataFrame()
+
+    def orders(self) -> pd.DataFrame:
+        ids = set(Trade.session.scalars(select(Trade.id).filter(Trade.is_open.is_(False))).all())
+        new = sorted(ids - self._closed_ids)
+        if new:
+            trades = Trade.session.scalars(select(Trade).filter(Trade.id.in_(new)).order_by(Trade.id)).all()
+            frame = self._convert(t.to_json() for t in trades)
+            if not self._closed.empty:
+                frame = pd.concat([self._closed, frame], ignore_index=True)
+            self._closed = frame
+            self._closed_ids |= set(new)
+        live = self._convert(t.to_json() for t in Trade.get_trades_proxy(is_open=True))
+        frames = [f for f in (self._closed, live) if not f.empty]
+        if not frames:
+            return live
+        joined = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+        return joined.sort_values("time", kind="stable").reset_index(drop=True)
+
+    def _convert(self, trades: Iterable[dict[str, Any]]) -> pd.DataFrame:
+        return self.convert(
+            {**t, "orders": [o for o in t.get("orders") or [] if not is_compaction(o)]} for t in trades
+        )

@@ -418,8 +418,12 @@ class SmartPortfolio(IStrategy):
 
     def _portfolio_orders(self) -> pd.DataFrame:
         """Dry-run/live: every filled order of the portfolio's trades (open and closed), from freqtrade's
-        database: what :mod:`portfolio.vs_hold` measures (so it survives restarts)."""
-        return orders_from_trade_dicts(t.to_json() for t in Trade.get_trades_proxy())
+        database: what :mod:`portfolio.vs_hold` measures (so it survives restarts). Closed trades are
+        read once each and compaction's bookkeeping orders left out (:class:`compaction.TradeHistory`)."""
+        history = getattr(self, "_trade_history", None)
+        if history is None:
+            history = self._trade_history = compaction.TradeHistory(orders_from_trade_dicts)
+        return history.orders()
 
     def _vs_hold_frame(self, orders: DataFrame) -> DataFrame | None:
         """:func:`vs_hold_series` indexed by candle open second, once per candle and order count; None
