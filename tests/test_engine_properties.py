@@ -18,13 +18,12 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from freqtrade_smartfolio.config import exchange_min_order, parse_settings
+from freqtrade_smartfolio.config import exchange_min_order
 from freqtrade_smartfolio.exchange.markets import market_rules
-from freqtrade_smartfolio.marketdata import load_closes
 from freqtrade_smartfolio.portfolio.engine import ExchangeRules, load_market, simulate
+from freqtrade_smartfolio.portfolio.invariants import Rules, check
 from freqtrade_smartfolio.portfolio.plan import CoinRules, RebalanceRule
 from freqtrade_smartfolio.portfolio.targets import Targets
-from tests.invariants import Rules, check
 
 MIN_NOTIONAL = 5.0  # the offline exchange's min notional (Binance's for USDT pairs)
 MIN_TRADE = 5.0
@@ -136,64 +135,32 @@ def test_the_engine_defaults_are_the_strategys(relative):
     assert (result.trades["amount"] > 0).all()
 
 
-def seeded_case(parity, seed: int, coins: tuple[str, ...]):
-    """One draw of the same kind, fixed by ``seed``, as a case freqtrade can backtest."""
-    rng = np.random.default_rng(seed)
-    picked = [str(c) for c in rng.choice(coins, size=int(rng.integers(2, 7)), replace=False)]
-    cash = int(rng.choice([0, 0, 5, 10]))
-    raw = rng.integers(1, 20, size=len(picked)).astype(float)
-    shares = np.round(raw / raw.sum() * (100 - cash), 6)
-    shares[-1] = round(100 - cash - float(shares[:-1].sum()), 6)
-    portfolio = {coin: float(share) for coin, share in zip(picked, shares, strict=True)}
-    if cash:
-        portfolio["USDT"] = float(cash)
-    start = pd.Timestamp("2023-12-20") + pd.Timedelta(days=int(rng.integers(0, 200)))
-    end = start + pd.Timedelta(days=int(rng.integers(20, 60)))
-    threshold = round(float(rng.uniform(1, 8)), 2)
-    rebalance = (
-        {"mode": "proportional", "threshold": threshold, "band": str(rng.choice(["absolute", "relative"]))}
-        if rng.random() < 0.6
-        else {"mode": "both", "threshold": threshold, "interval": str(rng.choice(["4h", "1d", "1w"]))}
-    )
-    return parity.Case(
-        f"seed {seed}: {portfolio}, {rebalance}",
-        portfolio,
-        rebalance,
-        "1h",
-        f"{start:%Y%m%d}",
-        f"{end:%Y%m%d}",
-        investment=float(rng.choice([500.0, 2000.0])),
-    )
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [11, 23])
 def test_seeded_random_draws_through_freqtrade_equal_the_engine(require_data, seed):
-    """Random portfolios and windows (fixed by seed) through real freqtrade: the engine's final value
-    within 1e-9 and the same fill times, and the invariants hold on freqtrade's own orders."""
-    from tests.test_engine_edges import _parity_module
+    """Random portfolios and windows (fixed by seed, benchmarks/random_windows.py runs 40 of them)
+    through real freqtrade: the engine's final value within 1e-9, the same fill times, and the
+    invariants hold on freqtrade's own orders."""
+    import importlib.util
+    import sys
 
+    from tests.test_engine_edges import REPO, _parity_module
+
+    _parity_module()  # registers benchmarks/engine_parity.py as engine_parity
+    if "random_windows" not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            "random_windows", REPO / "benchmarks" / "random_windows.py"
+        )
+        assert spec is not None and spec.loader is not None
+        sys.modules["random_windows"] = module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    windows = sys.modules["random_windows"]
     datadir = require_data(["BTC_USDT-1h.feather", "ENA_USDT-1h.feather"])
-    parity = _parity_module()
-    case = seeded_case(parity, seed, universe(str(datadir)))
+    parity = windows.parity
+    case = windows.seeded_case(seed, windows.coins_of(datadir))
     with parity.case_datadir(case, datadir) as data:
         ft = parity.run_freqtrade(case, data)
         engine = parity.run_engine(case, data)
     assert engine.final_value == pytest.approx(ft.final_balance, rel=1e-9), case.name
     assert engine.rebalance_times == ft.rebalance_times, case.name
-    coins = case.coins
-    start, end = pd.Timestamp(case.start, tz="UTC"), pd.Timestamp(case.end, tz="UTC") + pd.Timedelta(hours=1)
-    frames = {
-        f: load_closes(coins, "1h", start, end, datadir, field=f, join="outer") for f in ("open", "close")
-    }
-    settings_ = parse_settings({"stake_currency": "USDT", "smartfolio": case.smartfolio})
-    rule = settings_.rebalance.rule
-    rules = Rules(
-        settings_.targets,
-        rule.threshold,
-        rule.relative,
-        MIN_NOTIONAL * 1.05 / 0.9,
-        pd.Timedelta(hours=1),
-        case.investment,
-    )
-    assert check(ft.orders, frames["open"], frames["close"], rules) == [], case.name
+    assert windows.broken_invariants(case, ft.orders, datadir) == [], case.name

@@ -149,9 +149,11 @@ def _out_of_band(
     goal = np.append(steer.array, steer.cash)
     weights = np.append(values, cash) / total
     width = _widths(goal, rules)
-    order = slack * 1.05 * rules.min_order  # a minimum order, with room for the lot and the fees
+    # a minimum order, with room for the lot, the fees and the move from the plan's close to the fill's open
+    order = slack * 1.2 * rules.min_order
     gap = (weights - goal) * total  # + over weight, - under weight, in stake currency
-    outside = np.abs(weights - goal) - width > 1e-9
+    # 1e-4: the strategy weighs with freqtrade's view of the cash, a few cents off the orders' cash
+    outside = np.abs(weights - goal) - width > 1e-4
     coin = np.append(tradable, False)  # the cash is not judged, only used as a source of funds
     sellable = coin & (gap >= order)
     funds = max(gap[-1], 0.0) + float(gap[sellable].sum())  # the plan keeps the cash at its target
