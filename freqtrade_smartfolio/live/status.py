@@ -49,37 +49,62 @@ class PortfolioStatus:
         return max(abs(c.deviation) for c in self.coins)
 
 
+# freqtrade caches the rate /status calls current_rate for up to 300 s (its exit-rate cache) and the
+# tickers /balance values coins with for 600 s; the close of a candle that closed more recently is fresher.
+RATE_CACHE_SECONDS = 300
+
+
 def _candle_status(
     client: BotClient, pair: str, timeframe: str
-) -> tuple[float | None, datetime | None, float | None]:
-    """(target percent, open time of the last checked candle, investment) from the strategy's sf_*
-    columns."""
+) -> tuple[float | None, datetime | None, float | None, tuple[datetime, float] | None]:
+    """(target percent, open time of the last checked candle, investment, (close time, close) of the last
+    closed candle) from the strategy's sf_* columns."""
     answer = client.pair_candles(
         pair, timeframe, limit=50, columns=["sf_weight", "sf_target", "sf_investment"]
     )
     columns = answer.get("columns", [])
     if "sf_target" not in columns or not answer.get("data"):
-        return None, None, None
+        return None, None, None, None
     rows = [dict(zip(columns, row, strict=False)) for row in answer["data"]]
     target = rows[-1].get("sf_target")
     investment = rows[-1].get("sf_investment")
     checked = [r for r in rows if r.get("sf_weight") is not None and not _is_nan(r["sf_weight"])]
     last = _parse_time(checked[-1]["date"]) if checked else None
+    close = rows[-1].get("close")
+    closed = None
+    if isinstance(close, int | float) and close > 0:
+        step = timedelta(seconds=timeframe_to_seconds(timeframe))
+        closed = (_parse_time(rows[-1]["date"]) + step, float(close))
     return (
         float(target) if target is not None else None,
         last,
         float(investment) if investment is not None and not _is_nan(investment) else None,
+        closed,
     )
 
 
+def fresher_price(current_rate: float, closed: tuple[datetime, float] | None, now: datetime) -> float:
+    """The last close when its candle closed less than freqtrade's rate cache ago (it is then at least
+    as fresh as /status' current_rate; with the offline exchange's replay clock always), else the rate."""
+    if closed is not None and (now - closed[0]).total_seconds() < RATE_CACHE_SECONDS:
+        return closed[1]
+    return current_rate or (closed[1] if closed else 0.0)
+
+
 def portfolio_cash(free: float, investment: float | None, closed_profit: float, trades: list[dict]) -> float:
-    """The portfolio's own cash, as the strategy counts it: the account's free stake, but no more than
-    the investment plus realised profit less the stake in its trades (the account may hold more)."""
+    """The portfolio's own cash, as the strategy counts it (``SmartPortfolio._cash``): the account's free
+    stake, but no more than the investment plus realised profit less the stake in its trades (the account
+    may hold more), less the entry fees freqtrade has not yet charged against it (it books them on exit)."""
+    unpaid = sum(
+        float(t.get("open_trade_value") or 0.0) - float(t.get("stake_amount") or 0.0)
+        for t in trades
+        if t.get("open_trade_value")
+    )
     if investment is None:
-        return free
+        return max(free - unpaid, 0.0)
     realised = closed_profit + sum(float(t.get("realized_profit") or 0.0) for t in trades)
     in_trades = sum(float(t.get("stake_amount") or 0.0) for t in trades)
-    return max(min(free, investment + realised - in_trades), 0.0)
+    return max(min(free, investment + realised - in_trades) - unpaid, 0.0)
 
 
 def _is_nan(value: Any) -> bool:
@@ -106,8 +131,9 @@ def market_notes(client: BotClient) -> dict[str, str]:
 
 
 def portfolio_status(client: BotClient, targets: dict[str, float] | None = None) -> PortfolioStatus:
-    """Weights from /status (amount x current rate per open trade) and /balance (free stake, capped at
-    the portfolio's own cash, see :func:`portfolio_cash`);
+    """Weights from /status (amount per open trade, valued at the fresher of its current rate and the last
+    close: :func:`fresher_price`) and /balance (free stake, capped at the portfolio's own cash, see
+    :func:`portfolio_cash`);
     targets from the strategy's ``sf_target`` column unless ``targets`` (coin -> percent) is given."""
     config = client.show_config()
     stake = config.get("stake_currency", "USDT")
@@ -122,8 +148,11 @@ def portfolio_status(client: BotClient, targets: dict[str, float] | None = None)
     last_check = None
     investment = None
     found: dict[str, float] = {}
+    closes: dict[str, tuple[datetime, float]] = {}
     for pair in pairs:
-        target, checked, invested = _candle_status(client, pair, timeframe)
+        target, checked, invested, closed = _candle_status(client, pair, timeframe)
+        if closed is not None:
+            closes[pair] = closed
         if target is not None:
             found[pair.split("/")[0]] = target
         if checked and (last_check is None or checked > last_check):
@@ -134,12 +163,13 @@ def portfolio_status(client: BotClient, targets: dict[str, float] | None = None)
     goals = {k.upper(): float(v) for k, v in (targets or found).items() if k.upper() != stake}
 
     notes = market_notes(client)
+    now = datetime.now(UTC)
     rows = []
     for pair in pairs:
         coin = pair.split("/")[0]
         trade = trades.get(pair, {})
         amount = float(trade.get("amount") or 0.0)
-        price = float(trade.get("current_rate") or 0.0)
+        price = fresher_price(float(trade.get("current_rate") or 0.0), closes.get(pair), now)
         rows.append((coin, goals.get(coin, math.nan), amount, price, amount * price, notes.get(pair, "")))
     total = sum(r[4] for r in rows) + cash
     cash_target = 100.0 - sum(goals.values()) if goals else math.nan
