@@ -112,8 +112,9 @@ def main() -> None:
             flush=True,
         )
     print(
-        f"\n{last - first + 1} draws, {failures} with a difference > 1e-9, other fill times or a broken "
-        f"invariant; largest difference {worst:.1e}; {time.perf_counter() - started:.0f} s"
+        f"\n{last - first + 1} draws ({refused} refused at start by the config check), {failures} with a "
+        f"difference > 1e-9, other fill times or a broken invariant; largest difference {worst:.1e}; "
+        f"{time.perf_counter() - started:.0f} s"
     )
 
 
