@@ -46,6 +46,13 @@ def run(args: argparse.Namespace) -> int:
         data = asdict(status)
         for coin, row in zip(data["coins"], status.coins, strict=True):
             coin["deviation"] = row.deviation
+        if status.vs_hold is not None:  # did rebalancing pay? the percentages too
+            paid = data["vs_hold"]
+            paid["vs_hold_percent"] = status.vs_hold.vs_hold
+            paid["vs_stake_percent"] = status.vs_hold.vs_stake
+            for coin, row in zip(paid["coins"], status.vs_hold.coins, strict=True):
+                coin["gained"] = row.gained
+                coin["gained_percent"] = row.gained_percent
         print(json.dumps(data, default=str, indent=2))
     else:
         print(format_status(status))

@@ -204,7 +204,7 @@ def _main(argv: list[str] | None = None) -> int:
     portfolio = {"DOGE": 25, "SOL": 25, "ETH": 25, "BTC": 25}
     datadir = find_data_dir([f"{c}_USDT-1h.feather" for c in portfolio])
     anchor = int((time.time() + 30) // 60 * 60)
-    clock = Clock(replay_from_ms=parse_time("2024-02-28T10:00"), speed=60, anchor_ms=anchor * 1000)
+    clock = Clock(replay_from_ms=parse_time("2024-02-28T15:00"), speed=60, anchor_ms=anchor * 1000)
     with OfflineExchange(datadir, clock=clock) as exchange:
         config = build_config(
             {
