@@ -50,9 +50,9 @@ def run(args: argparse.Namespace) -> int:
             paid = data["vs_hold"]
             paid["vs_hold_percent"] = status.vs_hold.vs_hold
             paid["vs_stake_percent"] = status.vs_hold.vs_stake
-            for coin, row in zip(paid["coins"], status.vs_hold.coins, strict=True):
-                coin["gained"] = row.gained
-                coin["gained_percent"] = row.gained_percent
+            for entry, held in zip(paid["coins"], status.vs_hold.coins, strict=True):
+                entry["gained"] = held.gained
+                entry["gained_percent"] = held.gained_percent
         print(json.dumps(data, default=str, indent=2))
     else:
         print(format_status(status))
