@@ -151,12 +151,15 @@ def snapshot(case: Case, phase: str) -> None:
 
 def checked_deviation(bot: DryRunBot, pairs: set[str]) -> float:
     """The largest distance (percentage points) from target the strategy saw at its last check (its
-    ``sf_weight``/``sf_target`` columns)."""
+    ``sf_weight``/``sf_target`` columns); NaN before the first check after the allocation (the weight is
+    NaN for the checks of the empty portfolio)."""
     worst = 0.0
     for pair in pairs:
         answer = bot.client().pair_candles(pair, "1m", limit=5, columns=["sf_weight", "sf_target"])
         rows = [dict(zip(answer["columns"], row, strict=False)) for row in answer["data"]]
         checked = [r for r in rows if isinstance(r["sf_weight"], float) and r["sf_weight"] == r["sf_weight"]]
+        if not checked:
+            return float("nan")
         worst = max(worst, abs(checked[-1]["sf_weight"] - checked[-1]["sf_target"]))
     return worst
 
