@@ -14,11 +14,8 @@ traded, said once, marked by a lock, while BTC and DOGE (DOGE up 70% meanwhile) 
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +31,7 @@ from freqtrade_smartfolio.live.dryrun import free_port
 from freqtrade_smartfolio.live.livebot import LiveBot, book_mismatches, db_trades, exchange_orders, weights
 from freqtrade_smartfolio.live.status import market_notes, portfolio_status
 from freqtrade_smartfolio.portfolio.targets import Targets, tradable_targets
+from tests.test_dry_run import Hooks
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -46,30 +44,6 @@ XRP_ENDS = "2024-03-01T00:00"  # XRP's last candle opens at 2024-02-29 23:00
 RESTART_AT = "2024-03-04T10:00"  # days after XRP's candles end; DOGE +70% since START
 INVESTMENT = 3000
 THRESHOLD = 5
-
-
-class Hooks(ThreadingHTTPServer):
-    """A webhook receiver on 127.0.0.1 that keeps every JSON body it gets."""
-
-    def __init__(self) -> None:
-        self.bodies: list[dict] = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(handler) -> None:
-                length = int(handler.headers.get("Content-Length", 0))
-                self.bodies.append(json.loads(handler.rfile.read(length) or b"{}"))
-                handler.send_response(200)
-                handler.end_headers()
-
-            def log_message(handler, *args) -> None:
-                pass
-
-        super().__init__(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/hook"
 
 
 def bot_config(
