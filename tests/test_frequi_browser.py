@@ -3,7 +3,8 @@ dry-run SmartPortfolio bot on the offline exchange, in Debian's headless Chromiu
 log in, load the strategy's plot config as a user would ("Plot configurator", "From strategy", "Save"),
 and check that the chart draws the weight and vs-holding subplots with data, the dashboard lists the
 open trades, the balance view the coins; no console error besides FreqUI's icon fetches (offline).
-Then freqtrade's log: no JWT, no password, owner-only.
+Then a restart: the vs-holding columns come back from the orders. Then freqtrade's log: no JWT, no
+password, owner-only.
 
 Skipped locally without Chromium, Playwright, FreqUI's tarball or the candles; failed under CI=true.
 """
@@ -25,7 +26,7 @@ from freqtrade_smartfolio.live.dryrun import DryRunBot
 from freqtrade_smartfolio.logsafe import JWT
 from freqtrade_smartfolio.report.browser import INSTALL_HINT, find_browser
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 PORTFOLIO = {"DOGE": 25, "SOL": 25, "ETH": 25, "BTC": 25}
 # DOGE's +18% hour: a threshold rebalance a few candles (minutes) after the initial allocation
@@ -95,11 +96,34 @@ def session(frequi_installed, require_data, tmp_path_factory):
                 out_dir=ARTIFACTS,
                 zoom=6,
             )
+            # a restart: the vs-holding columns come back from the orders, for the candles before it
+            before = _vs_hold_columns(client)
+            assert bot.stop() in (0, 130), bot.log_tail()
+            bot.start()
+            after = bot.wait_for(
+                "the columns after the restart",
+                lambda: (lambda c: c if set(before) <= set(c) else None)(_vs_hold_columns(bot.client())),
+                60,
+                interval=0.5,
+            )
         finally:
             code = bot.stop()
     print(f"FreqUI session: {time.monotonic() - started:.0f} s, of which the browser {tour.seconds:.0f} s")
     assert code in (0, 130), bot.log_tail()
-    return {"tour": tour, "bot": bot, "api": api}
+    return {"tour": tour, "bot": bot, "api": api, "before": before, "after": after}
+
+
+def _vs_hold_columns(client) -> dict[str, tuple[float, float]]:
+    """Date -> (sf_vs_hold, sf_coins_vs_hold) of DOGE's analysed candles that have them."""
+    answer = client.pair_candles("DOGE/USDT", "1m", limit=30, columns=["sf_vs_hold", "sf_coins_vs_hold"])
+    if "sf_vs_hold" not in answer.get("columns", []):
+        return {}
+    rows = [dict(zip(answer["columns"], row, strict=False)) for row in answer.get("data", [])]
+    return {
+        r["date"]: (r["sf_vs_hold"], r["sf_coins_vs_hold"])
+        for r in rows
+        if isinstance(r["sf_vs_hold"], float) and isinstance(r["sf_coins_vs_hold"], float)
+    }
 
 
 def test_frequi_is_served_by_the_bot(frequi_installed):
@@ -123,6 +147,13 @@ def test_the_dashboard_and_the_balance_show_the_portfolio(session):
     for coin in PORTFOLIO:
         assert f"{coin}/USDT" in tour.open_trades
         assert re.search(rf"^{coin}\s+[\d.]+", tour.balance, re.M), tour.balance
+
+
+def test_the_vs_holding_columns_survive_a_restart(session):
+    """Computed from the orders in freqtrade's database, not from the strategy's memory."""
+    before, after = session["before"], session["after"]
+    assert len(before) >= 2
+    assert {date: after[date] for date in before} == before
 
 
 def test_no_console_errors_besides_the_icon_fetches(session):

@@ -55,7 +55,7 @@ def _zoom_to_the_right(page: Any, steps: int) -> None:
     """Zoom the chart in on its latest candles, as a user does with the mouse wheel (ECharts zooms
     around the pointer)."""
     box = page.locator("[_echarts_instance_]").first.bounding_box()
-    page.mouse.move(box["x"] + box["width"] * 0.9, box["y"] + box["height"] * 0.4)
+    page.mouse.move(box["x"] + box["width"] * 0.97, box["y"] + box["height"] * 0.4)
     for _ in range(steps):
         page.mouse.wheel(0, -400)
         page.wait_for_timeout(120)
