@@ -83,6 +83,9 @@ class LongRunSettings:
     # smartfolio.compact_after_orders; 0: off (as every run before compaction existed). The command line's
     # default is the strategy's (100).
     compact_after_orders: int = 0
+    # start on the database a previous run left in the same folder (e.g. after its compaction) instead of
+    # a new one; seed_orders is then ignored
+    reuse_db: bool = False
 
     def __post_init__(self) -> None:
         if self.speed * 60 % 300:
@@ -532,10 +535,11 @@ def run_long(
         datadir = find_data_dir([f"{c}_USDT-5m.feather" for c in settings.coins])
     clock = Clock(replay_from_ms=parse_time(settings.start), speed=settings.speed)
     db_path = workdir / "tradesv3.sqlite"
-    for old in workdir.glob("tradesv3.sqlite*"):
-        old.unlink()
+    if not settings.reuse_db:
+        for old in workdir.glob("tradesv3.sqlite*"):
+            old.unlink()
     seeded = 0
-    if settings.seed_orders:
+    if settings.seed_orders and not settings.reuse_db:
         # freqtrade's persistence is global: seed in a fresh interpreter
         script = (
             "import json, sys; sys.path.insert(0, sys.argv[1]); import long_run as L; "
@@ -816,6 +820,9 @@ def plot_seeded(results: list[LongRunResult], path: Path) -> Path:
     for result in results:
         st = result.settings
         label = f"{result.seeded:,} orders of history, compaction after {st.compact_after_orders or 'never'}"
+        if st.reuse_db:
+            at_start = result.samples[0].orders if result.samples else 0
+            label = f"restart on a compacted database of {at_start:,} orders"
         t0 = result.loops[0].sim_ms if result.loops else 0.0
 
         def days(ms: float, t0: float = t0) -> float:
@@ -847,7 +854,6 @@ def plot_seeded(results: list[LongRunResult], path: Path) -> Path:
         ax.set_ylabel(ylabel)
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
-    axes[3].set_yscale("symlog", linthresh=100)
     axes[0].legend(fontsize=8, loc="lower right")
     machine = machine_info()
     fig.suptitle(
@@ -875,8 +881,12 @@ def format_comparison(results: list[LongRunResult], machine: dict[str, str]) -> 
     ]
     for result, s in rows:
         check = _median([x for x in (result.check_loop_median(q) for q in range(4)) if not math.isnan(x)])
+        history = f"{s['seeded']:,}"
+        if result.settings.reuse_db:
+            at_start = result.samples[0].orders if result.samples else 0
+            history = f"{at_start:,} (restart on a compacted DB)"
         lines.append(
-            f"| {s['seeded']:,} | {s['compact_after_orders'] or 'never'} | {s['compactions']} "
+            f"| {history} | {s['compact_after_orders'] or 'never'} | {s['compactions']} "
             f"| {s['first_loop_s']} | {s['loop_ms_all']} | {s['loop_ms_all'] / base['loop_ms_all']:.2f} "
             f"| {s['cpu_ms_per_loop_all']} | {s['cpu_ms_per_loop_all'] / base['cpu_ms_per_loop_all']:.2f} "
             f"| {1000 * check:.0f} | {s['rss_mb_all']} | {s['rss_mb_q1']} -> {s['rss_mb_q4']} "
@@ -987,6 +997,11 @@ def main(argv: list[str] | None = None) -> int:
         default=100,
         help="smartfolio.compact_after_orders (100, the strategy's default; 0: never compact)",
     )
+    parser.add_argument(
+        "--reuse-db",
+        action="store_true",
+        help="start on the database a previous run left in OUT/bot (e.g. compacted) instead of a new one",
+    )
     parser.add_argument("--sample-secs", type=float, default=5.0, help="seconds between samples (5)")
     parser.add_argument("--out", type=Path, default=REPO / "run" / "long_run", help="output folder")
     parser.add_argument("--png", type=Path, default=None, help="plot file (default OUT/long_run.png)")
@@ -1012,6 +1027,7 @@ def main(argv: list[str] | None = None) -> int:
         sample_secs=args.sample_secs,
         seed_orders=args.seed_orders,
         compact_after_orders=args.compact,
+        reuse_db=args.reuse_db,
     )
     out = args.out.resolve()
     if args.compare:

@@ -297,3 +297,20 @@ def test_the_trade_history_reads_closed_trades_once_and_leaves_compaction_out(db
     monkeypatch.setattr(history, "convert", lambda trades: converted.append(list(trades)) or before[:0])
     history.orders()
     assert [len(batch) for batch in converted] == [2]  # only the open trades again: the closed ones are kept
+
+
+def test_the_report_and_vs_holding_read_the_chain_as_one_history(db):
+    from freqtrade_smartfolio.portfolio.vs_hold import orders_from_trade_dicts
+    from freqtrade_smartfolio.report.sources import orders_from_db as report_orders
+
+    make_trade("BTC", 60000.0, 12)
+    make_trade("ETH", 3000.0, 12)
+    Trade.commit()
+    report_before, _ = report_orders(db)
+    vs_before = orders_from_trade_dicts(t.to_json() for t in Trade.session.scalars(select(Trade)).all())
+    compaction.compact_trades(5, lambda pair: 100.0, START + timedelta(days=1))
+    Trade.session.remove()
+    report_after, _ = report_orders(db)
+    vs_after = orders_from_trade_dicts(t.to_json() for t in Trade.session.scalars(select(Trade)).all())
+    assert report_after.equals(report_before)
+    assert vs_after.equals(vs_before)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from freqtrade_smartfolio.adapter.cash import COMPACTION_TAG
 from freqtrade_smartfolio.adapter.records import load_backtest_result, orders_from_trades
 from freqtrade_smartfolio.backtest import INITIAL_TAG, BacktestRun, summarize_run, window_prices
 from freqtrade_smartfolio.config import ConfigError, parse_settings
@@ -256,7 +257,7 @@ SELECT o.ft_pair AS pair, o.ft_order_side AS side, o.filled AS amount,
        o.ft_order_tag AS tag, o.ft_order_side = CASE WHEN t.is_short THEN 'sell' ELSE 'buy' END AS is_entry,
        t.fee_open, t.fee_close, t.exit_reason, t.stake_currency, t.timeframe
 FROM orders o JOIN trades t ON o.ft_trade_id = t.id
-WHERE o.ft_is_open = 0 AND o.filled > 0
+WHERE o.ft_is_open = 0 AND o.filled > 0 AND COALESCE(o.ft_order_tag, '') != :compaction
 ORDER BY time, o.id
 """
 
@@ -265,7 +266,8 @@ def orders_from_db(path: str | Path) -> tuple[pd.DataFrame, str | None]:
     """Filled orders of a freqtrade database in :func:`orders_from_trades`'s layout, and the timeframe."""
     uri = f"file:{Path(path).resolve()}?mode=ro"
     with sqlite3.connect(uri, uri=True) as db:
-        raw = pd.read_sql_query(_DB_ORDERS, db)
+        # a compaction's two bookkeeping orders (adapter/compaction.py) are no fills
+        raw = pd.read_sql_query(_DB_ORDERS, db, params={"compaction": COMPACTION_TAG})
     if raw.empty:
         return pd.DataFrame(columns=["time", "coin", "side", "amount", "price", "value", "fee", "tag"]), None
     fee_rate = raw["fee_open"].where(raw["is_entry"] == 1, raw["fee_close"]).fillna(0.0)
