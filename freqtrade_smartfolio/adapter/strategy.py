@@ -420,6 +420,8 @@ class SmartPortfolio(IStrategy):
         """Dry-run/live: every filled order of the portfolio's trades (open and closed), from freqtrade's
         database: what :mod:`portfolio.vs_hold` measures (so it survives restarts). Closed trades are
         read once each and compaction's bookkeeping orders left out (:class:`compaction.TradeHistory`)."""
+        if self.config.get("runmode") not in (RunMode.DRY_RUN, RunMode.LIVE):
+            return orders_from_trade_dicts([])  # plot-dataframe, webserver: no bot, no orders
         history = getattr(self, "_trade_history", None)
         if history is None:
             history = self._trade_history = compaction.TradeHistory(orders_from_trade_dicts)
@@ -483,14 +485,16 @@ class SmartPortfolio(IStrategy):
         """The entry signal opens a coin's trade (its initial buy); later orders go through
         ``adjust_trade_position``. A backtest reads the signal of every candle (shifted by one), so it
         stands on every candle there; dry-run/live freqtrade reads only the last candle's, so only the
-        last candle of a pair without an open trade carries it (no marker on every candle in FreqUI)."""
+        last candle of a pair without an open trade carries it (no marker on every candle in FreqUI);
+        other modes (plot-dataframe, webserver) trade nothing and get no signal."""
         if self.is_backtest:
             dataframe["enter_long"] = 1
             dataframe["enter_tag"] = ENTRY_TAG
             return dataframe
         dataframe["enter_long"] = 0
         dataframe["enter_tag"] = None
-        if len(dataframe) and not Trade.get_trades_proxy(pair=metadata["pair"], is_open=True):
+        trading = self.config.get("runmode") in (RunMode.DRY_RUN, RunMode.LIVE)
+        if trading and len(dataframe) and not Trade.get_trades_proxy(pair=metadata["pair"], is_open=True):
             last = dataframe.index[-1]
             dataframe.loc[last, "enter_long"] = 1
             dataframe.loc[last, "enter_tag"] = ENTRY_TAG
