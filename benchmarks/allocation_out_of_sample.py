@@ -22,10 +22,10 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from freqtrade_smartfolio.marketdata import load_closes
+from freqtrade_smartfolio.portfolio import stats
 from freqtrade_smartfolio.portfolio.allocation import METHODS, allocate
 
 MAJORS = ["BTC", "ETH", "BNB", "SOL", "XRP"]
-DAYS_PER_YEAR = 365
 
 
 def simulate(
@@ -69,17 +69,14 @@ def simulate(
 
 
 def metrics(curve: pd.Series) -> dict[str, float]:
-    """CAGR, annualised volatility, Sharpe (no risk-free rate) and max drawdown of a value curve."""
-    daily = curve.pct_change().dropna().to_numpy()
-    years = (curve.index[-1] - curve.index[0]).days / DAYS_PER_YEAR
-    vol = float(daily.std(ddof=1) * np.sqrt(DAYS_PER_YEAR))
-    peak = np.maximum.accumulate(curve.to_numpy())
+    """Total return, CAGR, annualised volatility, Sharpe (no risk-free rate) and max drawdown of a
+    daily value curve (:mod:`freqtrade_smartfolio.portfolio.stats`)."""
     return {
-        "total": float(curve.iloc[-1] / curve.iloc[0] - 1),
-        "cagr": float((curve.iloc[-1] / curve.iloc[0]) ** (1 / years) - 1),
-        "vol": vol,
-        "sharpe": float(daily.mean() * DAYS_PER_YEAR / vol),
-        "mdd": float((curve.to_numpy() / peak - 1).min()),
+        "total": stats.total_return(curve),
+        "cagr": stats.cagr(curve),
+        "vol": stats.annual_volatility(curve),
+        "sharpe": stats.sharpe(curve),
+        "mdd": stats.max_drawdown(curve),
     }
 
 

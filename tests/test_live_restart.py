@@ -36,12 +36,12 @@ from freqtrade_smartfolio.live.livebot import (
     db_orders,
     db_trades,
     exchange_orders,
-    floor_to_step,
     live_config,
     out_of_band,
     release,
 )
 from freqtrade_smartfolio.live.records import orders_from_db
+from freqtrade_smartfolio.portfolio.lots import floor_to_step
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 

@@ -13,7 +13,6 @@ Every start of one ``workdir`` shares its sqlite database, as a restarted deploy
 
 from __future__ import annotations
 
-import math
 import os
 import sqlite3
 import subprocess
@@ -25,6 +24,7 @@ from typing import Any, Self, TypeVar
 
 from freqtrade_smartfolio.exchange.account import AccountStore, Order
 from freqtrade_smartfolio.live.dryrun import freqtrade_trade_command, stop_process, write_config
+from freqtrade_smartfolio.portfolio.lots import floor_to_step
 
 T = TypeVar("T")
 
@@ -165,11 +165,6 @@ def exchange_orders(store: AccountStore, key: str, since_id: int = 0) -> list[Or
             (o for o in store.orders.values() if o.key == key and o.order_id > since_id),
             key=lambda o: o.order_id,
         )
-
-
-def floor_to_step(amount: float, step: float) -> float:
-    """``amount`` down to the lot step, as freqtrade books a position (the rest is dust)."""
-    return math.floor(amount / step + 1e-9) * step
 
 
 def live_config(

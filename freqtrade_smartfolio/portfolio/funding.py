@@ -8,10 +8,10 @@ to be sold to the stake currency. Whatever the coins do not cover comes from the
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from freqtrade_smartfolio.portfolio.lots import floor_to_step
 from freqtrade_smartfolio.portfolio.targets import Targets
 
 #: The tag of a take-over "order": a position opened from coins already held, with no trade and no fee.
@@ -55,13 +55,6 @@ class FundingPlan:
             f"held coins taken over: {taken or 'none'}; worth {self.coin_value:.2f} of the "
             f"{self.investment:.2f} investment, {self.stake_needed:.2f} from the stake currency"
         )
-
-
-def floor_to_step(amount: float, step: float) -> float:
-    """``amount`` rounded down to the lot ``step`` (0: unchanged)."""
-    if step <= 0:
-        return amount
-    return math.floor(amount / step + 1e-9) * step
 
 
 def plan_funding(

@@ -44,6 +44,16 @@ def truncate_to_step(amount: float, step: float, decimals: int | None = None) ->
     return round(k * step, decimals_of(step) if decimals is None else decimals)
 
 
+def floor_to_step(amount: float, step: float) -> float:
+    """``amount`` down to the lot ``step``, as freqtrade books a position (the rest is dust); a step of
+    0 (no lot) leaves the amount as it is. A ``1e-9`` lot of slack keeps a float that is a lot boundary
+    up to noise on that boundary. The planner and the funding plan use this; :func:`truncate_to_step`
+    is the decimal-exact variant freqtrade applies to an order's amount."""
+    if not step or step <= 0:
+        return amount
+    return math.floor(amount / step + 1e-9) * step
+
+
 @dataclass(frozen=True)
 class LotFit:
     """A buy fitted to the lot: ``amount`` coins (0 when skipped), the ``stake`` to hand freqtrade for

@@ -10,7 +10,6 @@ Money conventions (the same as freqtrade's spot backtester):
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -18,6 +17,7 @@ from enum import StrEnum
 import numpy as np
 
 from freqtrade_smartfolio.portfolio.durations import format_minutes
+from freqtrade_smartfolio.portfolio.lots import floor_to_step
 from freqtrade_smartfolio.portfolio.targets import Targets, current_weights
 
 FEE_ITERATIONS = 4
@@ -225,12 +225,6 @@ def target_deltas(
 # ---------------------------------------------------------------- step 3: limit + step 4: orders
 
 
-def _floor_to_step(amount: float, step: float) -> float:
-    if step <= 0:
-        return amount
-    return math.floor(amount / step + 1e-9) * step
-
-
 def plan_rebalance(
     state: PortfolioState,
     targets: Targets,
@@ -261,10 +255,10 @@ def plan_rebalance(
         if buys_only or delta >= 0 or state.amounts[i] <= 0:
             continue
         held = float(state.amounts[i])
-        amount = held if targets.weights[i] == 0 else min(held, _floor_to_step(-delta / price, rule.step))
+        amount = held if targets.weights[i] == 0 else min(held, floor_to_step(-delta / price, rule.step))
         remainder = (held - amount) * price
         if 0 < remainder < rule.min_order:
-            amount = _floor_to_step(held - rule.min_order / price, rule.step)
+            amount = floor_to_step(held - rule.min_order / price, rule.step)
             if amount <= 0:
                 skipped.append(SkippedOrder(coin, "sell", -delta, "would leave an unsellable remainder"))
                 continue
