@@ -231,6 +231,17 @@ def test_sweep_matches_single_runs():
         assert row.rebalances == single.summary["rebalances"]
 
 
+def test_sweep_is_the_same_on_every_joblib_backend():
+    """The rows come back in the order of the parameter sets, equal whatever runs them."""
+    market = _market(_random_walk(400, 3, seed=4))
+    targets = Targets(tuple(market.coins), (0.4, 0.4, 0.2))
+    args = (market, targets, [0.01, 0.02, 0.05, None], [None, 720, 1440])
+    serial = E.sweep(*args, n_jobs=1)
+    assert len(serial) == 11
+    pd.testing.assert_frame_equal(E.sweep(*args, n_jobs=2), serial)
+    pd.testing.assert_frame_equal(E.sweep(*args, n_jobs=3, backend="threading"), serial)
+
+
 # ---------------------------------------------------------------- statistics
 
 

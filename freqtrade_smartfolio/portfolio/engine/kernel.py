@@ -1,0 +1,265 @@
+"""The kernel: one run of one :class:`Settings` over prepared arrays.
+
+Speed comes from skipping the quiet bars: between two rebalances holdings and cash are constant, so
+the kernel finds the next bar whose weights leave the band (or whose schedule is due) with one
+vectorised pass over a block of bars (:meth:`Kernel.scan`); only the bars that trade run Python code.
+This module holds the shared state, the trigger search and clean mode; freqtrade mode (the trade
+book and the fills) is :mod:`.fills`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from freqtrade_smartfolio.portfolio.engine.market import NS_PER_MINUTE, Market
+from freqtrade_smartfolio.portfolio.engine.rules import bt_quantity, prepare_prices
+from freqtrade_smartfolio.portfolio.engine.settings import Settings
+from freqtrade_smartfolio.portfolio.lots import decimals_of
+from freqtrade_smartfolio.portfolio.plan import TriggerKind
+
+EXCESS_TOLERANCE = 1e-12  # as plan.out_of_band_reason
+FIRST_BLOCK = 32
+MAX_BLOCK = 4096
+
+
+@dataclass
+class KernelOutput:
+    """Raw kernel results (plain arrays/lists; the wrapper turns them into pandas)."""
+
+    change_rows: list[int] = field(default_factory=list)  # bars after which holdings changed
+    amounts: list[np.ndarray] = field(default_factory=list)  # holdings after those bars
+    cash: list[float] = field(default_factory=list)  # real cash after those bars
+    events: list[tuple[int, str, str, bool]] = field(default_factory=list)  # row, kind, reason, incomplete
+    fills: list[tuple[int, int, str, float, float, float, int]] = field(
+        default_factory=list
+    )  # row, coin, side, amount, price, fee, event number
+    final_value: float = 0.0
+    fees: float = 0.0
+    traded_value: float = 0.0  # rebalance orders only (not the initial buys, not the final sale)
+    rebalances: int = 0  # events that traded, the initial allocation excluded
+
+
+class Kernel:
+    """One run of one parameter set over prepared arrays."""
+
+    def __init__(
+        self,
+        market: Market,
+        settings: Settings,
+        record: bool,
+        prepared: Mapping[str, np.ndarray] | None = None,
+    ) -> None:
+        self.coins = market.coins
+        self.n = len(market.coins)
+        self.dates = market.dates
+        self.tf_ns = round(market.timeframe_minutes * NS_PER_MINUTE)
+        self.settings = settings
+        targets, rule, mode = settings.targets, settings.rule, settings.mode
+        self.targets = targets
+        self.rule = rule
+        self.rules = settings.rules
+        self.fee = settings.fee
+        self.investment = settings.investment
+        self.exchange = settings.exchange
+        self.mode = mode
+        self.bt_quantities = settings.bt_quantities
+        self.record = record
+        self.steps = [r.step for r in self.rules]
+        self.step_decimals = [decimals_of(step) for step in self.steps]
+        self.min_orders = [r.min_order for r in self.rules]
+        prep = prepared or prepare_prices(market, self.exchange, mode)
+        self.open_r = prep["open"]
+        self.close_r = prep["close"]
+        self.high_r = prep.get("high")
+        self.low_r = prep.get("low")
+        self.mark = market.close
+        self.price_ticks = market.price_ticks
+        # Which coins have a candle on each bar (None: all of them, on every bar). A bar r is
+        # "special" when a coin lacks the candle r-1 the plan is made from, or the set of coins with
+        # a candle changed: the vectorised scan stops there and the bar is checked one by one.
+        self.valid = None if mode == "clean" or market.valid is None else market.valid
+        bars = len(self.dates)
+        self.special = np.zeros(0, dtype=np.int64)
+        self.last_rows = [bars - 1] * self.n  # each pair's last candle (freqtrade's data[pair][-1])
+        self.prev_checked = np.zeros(0, dtype=np.int64)
+        if self.valid is not None:
+            valid = self.valid
+            flags = np.zeros(bars, dtype=bool)
+            flags[1:] = ~valid[:-1].all(axis=1)
+            flags[2:] |= (valid[1:-1] != valid[:-2]).any(axis=1)
+            self.special = np.flatnonzero(flags)
+            self.last_rows = [
+                int(np.flatnonzero(valid[:, i])[-1]) if valid[:, i].any() else -1 for i in range(self.n)
+            ]
+            # the last bar before each bar on which some coin had a candle (MarketWatch's last check)
+            checked = valid.any(axis=1)
+            marks = np.where(checked, np.arange(bars), -1)
+            self.prev_checked = np.concatenate([[-1], np.maximum.accumulate(marks)[:-1]])
+        self.trade_tick = np.zeros(self.n)  # price precision of each open trade (set at entry)
+        # plan.out_of_band_reason: out when |weight - goal| - width > 1e-12 (cash included)
+        self.goal = np.append(targets.array, targets.cash)
+        self.width: np.ndarray | None = None
+        if rule.threshold is not None:
+            # relative bands scale with the target; a zero target (cash) keeps the absolute width
+            relative_width = np.where(self.goal > 0, self.goal * rule.threshold, rule.threshold)
+            self.width = relative_width if rule.relative else np.full(self.n + 1, rule.threshold)
+        self.out = KernelOutput()
+        self.last_gap = 0
+
+    # ------------------------------------------------------------ trigger search (vectorised)
+    def scan(self, first: int, amounts: np.ndarray, cash: float, last_tick: int | None, lag: int) -> int:
+        """First bar ``r >= first`` whose plan (prices of bar ``r - lag``) triggers, or -1."""
+        total_bars = len(self.dates)
+        rule = self.rule
+        if len(self.special):  # bars with coins that lack a candle are checked one by one
+            at = int(np.searchsorted(self.special, first, side="left"))
+            if at < len(self.special):
+                total_bars = int(self.special[at])
+                if total_bars <= first:
+                    return first
+        schedule_row = total_bars
+        if rule.interval_minutes is not None:
+            if last_tick is None:
+                return first
+            due = last_tick + rule.interval_minutes * NS_PER_MINUTE
+            plan_times = self.dates + (self.tf_ns if lag else 0)
+            # the strategy compares minutes as floats; the dates are whole minutes, so this is exact
+            schedule_row = max(first, int(np.searchsorted(plan_times, due, side="left")) + lag)
+        if self.width is None:
+            if schedule_row < total_bars:
+                return schedule_row
+            return total_bars if total_bars < len(self.dates) else -1
+        if not (amounts > 0).any():
+            return first  # nothing held: the initial allocation is due now
+        r = first
+        block = max(FIRST_BLOCK, 2 * self.last_gap)  # quiet spells tend to be alike: guess from the last
+        while r < min(total_bars, schedule_row):
+            hi = min(total_bars, schedule_row, r + block)
+            hits = np.flatnonzero(self.out_of_band(r, hi, amounts, cash, lag))
+            if len(hits):
+                self.last_gap = r + int(hits[0]) - first
+                return r + int(hits[0])
+            r = hi
+            block = min(block * 4, MAX_BLOCK)
+        if schedule_row < total_bars:
+            return schedule_row
+        return total_bars if total_bars < len(self.dates) else -1
+
+    def out_of_band(self, lo: int, hi: int, amounts: np.ndarray, cash: float, lag: int) -> np.ndarray:
+        """For bars ``lo..hi-1``: is any weight out of its band at the prices of bar ``r - lag``?
+
+        freqtrade mode: plan.out_of_band_reason's test (cash included, 1e-12 tolerance, values
+        summed left to right then cash). Clean mode: bt's RunIfOutOfBounds (relative deviation
+        strictly above the threshold; cash only checked when it has a target; cash summed first).
+        """
+        goal, width = self.goal, self.width
+        if width is None:
+            return np.zeros(hi - lo, dtype=bool)
+        if self.mode == "clean":
+            # bt: capital + each child's value, in order (cash in column 0, then cumsum)
+            buf = np.empty((hi - lo, self.n + 1))
+            buf[:, 0] = cash
+            values = np.multiply(self.close_r[lo:hi], amounts, out=buf[:, 1:])
+            total = np.cumsum(buf, axis=1)[:, -1]
+            w = values / total[:, None]
+            threshold = float(self.rule.threshold or 0.0)
+            if self.rule.relative:  # |dev| > t  <=>  dev > t or dev < -t (bt's test)
+                out = (np.abs((w - goal[:-1]) / goal[:-1]) > threshold).any(axis=1)
+            else:
+                out = (np.abs(w - goal[:-1]) > threshold).any(axis=1)
+            if self.targets.cash > 0:
+                out |= np.abs(cash / total - goal[-1]) > threshold
+            return out
+        values = self.close_r[lo - lag : hi - lag] * amounts
+        if self.mode == "freqtrade":
+            # plan.py: sum(values) left to right, then + cash (cumsum is sequential: same rounding)
+            total = np.cumsum(values, axis=1)[:, -1] + cash
+            out = (np.abs(values / total[:, None] - goal[:-1]) - width[:-1] > EXCESS_TOLERANCE).any(axis=1)
+            out |= np.abs(cash / total - goal[-1]) - width[-1] > EXCESS_TOLERANCE
+            return out
+        raise ValueError(f"unknown mode {self.mode!r}")
+
+    # ------------------------------------------------------------ freqtrade mode
+    def _is_special(self, r: int) -> bool:
+        at = int(np.searchsorted(self.special, r, side="left"))
+        return at < len(self.special) and int(self.special[at]) == r
+
+    def index_time(self, row: int) -> str:
+        return pd.Timestamp(int(self.dates[row]), tz="UTC").strftime("%Y-%m-%d %H:%M")
+
+    def _record_holdings(self, row: int, amounts: np.ndarray, cash: float) -> None:
+        out = self.out
+        if out.change_rows and out.change_rows[-1] == row:
+            out.amounts[-1] = amounts.copy()
+            out.cash[-1] = cash
+        else:
+            out.change_rows.append(row)
+            out.amounts.append(amounts.copy())
+            out.cash.append(cash)
+
+    # ------------------------------------------------------------ clean mode
+    def run_clean(self, hold: bool = False) -> KernelOutput:
+        n, fee, out, record = self.n, self.fee, self.out, self.record
+        last = len(self.dates) - 1
+        amounts = np.zeros(n)
+        held = [0.0] * n
+        cash = self.investment
+        last_tick: int | None = None
+        weights = self.targets.weights
+        both = self.width is not None and self.rule.interval_minutes is not None
+        r = 0
+        while r <= last:
+            if cash != self.investment or any(held):
+                if hold:
+                    break
+                r = self.scan(r, amounts, cash, last_tick, lag=0)
+                if r < 0:
+                    break
+                if self.width is None or (both and not self.out_of_band(r, r + 1, amounts, cash, 0)[0]):
+                    kind = TriggerKind.SCHEDULE
+                    last_tick = int(self.dates[r])
+                else:
+                    kind = TriggerKind.THRESHOLD
+            else:
+                kind = TriggerKind.INITIAL
+                last_tick = int(self.dates[r])
+            initial = kind == TriggerKind.INITIAL
+            prices = self.close_r[r].tolist()
+            # bt: value = capital + child values in order; weights from that value; base = value
+            values = [held[i] * prices[i] for i in range(n)]
+            base = cash
+            for v in values:
+                base += v
+            event = len(out.events)
+            for i in range(n):
+                p = prices[i]
+                amount = (weights[i] - (values[i] / base if base else 0.0)) * base
+                if amount == 0:
+                    continue
+                if self.bt_quantities:
+                    q = bt_quantity(amount, p, fee)
+                else:
+                    q = amount / (p * (1 + fee)) if amount > 0 else amount / (p * (1 - fee))
+                commission = abs(q) * p * fee
+                held[i] += q
+                cash -= q * p + commission
+                out.fees += commission
+                if not initial:
+                    out.traded_value += abs(q) * p
+                if record:
+                    out.fills.append((r, i, "buy" if q > 0 else "sell", abs(q), p, commission, event))
+            amounts = np.array(held)
+            if not initial:
+                out.rebalances += 1
+            if record:
+                out.events.append((r, kind.value, "" if initial else kind.value, False))
+            self._record_holdings(r, amounts, cash)
+            r += 1
+        gross = float(np.dot(amounts, self.close_r[last]))
+        out.fees += gross * fee
+        out.final_value = cash + gross * (1 - fee)
+        return out

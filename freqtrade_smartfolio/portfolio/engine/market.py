@@ -1,0 +1,248 @@
+"""Market data for the engine: aligned candle arrays (:class:`Market`), from DataFrames or the data
+folder, and the price precision freqtrade's backtester derives from the candles' decimals.
+
+freqtrade loads each pair with ``fill_up_missing``: a candle missing between a pair's first and last
+candle becomes a candle whose open, high, low and close are the last close (volume 0), so inside its
+span a pair always has a row. Before its first candle (not listed yet) and after its last (halted,
+delisted, its data ended) it has none: the strategy values it at its last close and does not trade it,
+and freqtrade fills no order for it.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+NS_PER_MINUTE = 60_000_000_000
+OHLC = ("open", "high", "low", "close")
+
+
+@dataclass(frozen=True, eq=False)
+class Market:
+    """Aligned candles: ``open``/``close`` (and optionally ``high``/``low``) are (bars x coins) float
+    arrays, ``dates`` int64 ns UTC.
+
+    ``valid`` (bars x coins, optional) says where a coin has a candle: a coin listed, halted or ended
+    inside the window has none there, and its prices are then its last close (forward fill; before
+    its first candle, its first close, never used: it holds nothing then). None = every coin has a
+    candle on every bar.
+    """
+
+    coins: tuple[str, ...]
+    dates: np.ndarray
+    open: np.ndarray
+    close: np.ndarray
+    timeframe_minutes: float
+    price_ticks: np.ndarray | None = None  # freqtrade's backtest price precision per bar and coin
+    high: np.ndarray | None = None
+    low: np.ndarray | None = None
+    valid: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        shape = (len(self.dates), len(self.coins))
+        for name in ("open", "close", "high", "low"):
+            array = getattr(self, name)
+            if array is None:
+                continue
+            if array.shape != shape:
+                raise ValueError(f"Market.{name} has shape {array.shape}, expected {shape} (bars x coins)")
+            if not np.all(np.isfinite(array)) or np.any(array <= 0):
+                raise ValueError(f"Market.{name}: prices must be positive and finite (align the data first)")
+        if self.valid is not None and self.valid.shape != shape:
+            raise ValueError(f"Market.valid has shape {self.valid.shape}, expected {shape} (bars x coins)")
+        if len(self.dates) < 2:
+            raise ValueError("Market: need at least two bars")
+
+    @functools.cached_property
+    def index(self) -> pd.DatetimeIndex:
+        return pd.DatetimeIndex(self.dates.astype("datetime64[ns]"), name="date").tz_localize("UTC")
+
+    def select(self, coins: Sequence[str]) -> Market:
+        """The same market restricted to (and ordered as) ``coins``."""
+        idx = [self.coins.index(c) for c in coins]
+
+        def pick(array: np.ndarray | None) -> np.ndarray | None:
+            return None if array is None else np.ascontiguousarray(array[:, idx])
+
+        valid = pick(self.valid)
+        return Market(
+            tuple(coins),
+            self.dates,
+            np.ascontiguousarray(self.open[:, idx]),
+            np.ascontiguousarray(self.close[:, idx]),
+            self.timeframe_minutes,
+            pick(self.price_ticks),
+            pick(self.high),
+            pick(self.low),
+            None if valid is None or valid.all() else valid,
+        )
+
+
+PriceInput = Market | Mapping[str, pd.DataFrame]
+
+
+def as_market(prices: PriceInput, coins: Sequence[str] | None = None) -> Market:
+    """A :class:`Market` from a Market or a dict of date x coin DataFrames ``{'open':..., 'close':...}``
+    (``'high'``/``'low'`` optional).
+
+    Bars where some coins lack a price are kept (:func:`align_candles`): a coin has a
+    candle from its first to its last price; a gap inside that span is filled as freqtrade fills it
+    (every price = the last close, still a candle); outside it the coin has none (``Market.valid``).
+    Bars before the first or after the last price of any coin are dropped; a bar inside where no coin
+    has a price is kept (nothing is planned on the bar after it, as in freqtrade).
+    """
+    if isinstance(prices, Market):
+        return prices if coins is None or tuple(coins) == prices.coins else prices.select(coins)
+
+    close = prices["close"]
+    open_ = prices.get("open", close)
+    cols = list(coins) if coins is not None else list(close.columns)
+    fields = {"open": open_[cols], "close": close[cols]}
+    if "high" in prices and "low" in prices:
+        fields |= {"high": prices["high"][cols], "low": prices["low"][cols]}
+    frame = pd.concat(fields, axis=1)
+    some = np.flatnonzero(frame.notna().to_numpy().any(axis=1))
+    if len(some):  # bars before the first and after the last price of any coin go
+        frame = frame.iloc[some[0] : some[-1] + 1]
+    index = pd.DatetimeIndex(frame.index)
+    index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
+    dates = index.as_unit("ns").asi8.copy()
+    steps = np.diff(dates)
+    tf = float(np.min(steps[steps > 0]) / NS_PER_MINUTE) if len(steps) else 0.0
+    aligned, valid = align_candles({name: frame[name].to_numpy(dtype=float) for name in fields})
+    ticks = None
+    if "high" in fields:
+        # freqtrade's precision comes from each pair's own (filled) candles: NaN cells count for nothing
+        ticks = np.column_stack(
+            [
+                backtest_price_ticks(
+                    index,
+                    [np.where(valid[:, k], aligned[col][:, k], np.nan) for col in OHLC],
+                )
+                for k in range(len(cols))
+            ]
+        )
+    return Market(
+        tuple(cols),
+        dates,
+        aligned["open"],
+        aligned["close"],
+        tf,
+        ticks,
+        aligned.get("high"),
+        aligned.get("low"),
+        None if valid.all() else valid,
+    )
+
+
+def _decimals(values: np.ndarray) -> np.ndarray:
+    """Decimals up to the last non-zero digit at 14 significant digits (nan for whole numbers)."""
+    unique, inverse = np.unique(values, return_inverse=True)
+    counts = np.empty(len(unique))
+    for k, value in enumerate(unique):
+        text = np.format_float_positional(value, precision=14, unique=False, fractional=False, trim="-")
+        tail = text.partition(".")[2]
+        tail = tail.rstrip("0")
+        counts[k] = len(tail) if tail else math.nan
+    return counts[inverse]
+
+
+def backtest_price_ticks(index: pd.DatetimeIndex, ohlc: Sequence[np.ndarray]) -> np.ndarray:
+    """The price precision freqtrade's backtester gives a trade opened at each bar (its
+    ``get_tick_size_over_time``: the most decimals any open/high/low/close shows in the calendar
+    month, as a tick; nan where unknown, meaning the exchange's tick)."""
+    counts = np.fmax.reduce([_decimals(np.asarray(col, dtype=float)) for col in ohlc])
+    monthly = pd.Series(counts, index=index).resample("MS").max()
+    ticks = 1 / 10**monthly
+    return ticks.asof(index).to_numpy(dtype=float)
+
+
+def _utc(when: str | pd.Timestamp) -> pd.Timestamp:
+    stamp = pd.Timestamp(when)
+    return stamp.tz_localize("UTC") if stamp.tz is None else stamp.tz_convert("UTC")
+
+
+def load_market(
+    coins: Sequence[str],
+    timeframe: str,
+    start: str | pd.Timestamp,
+    end: str | pd.Timestamp,
+    datadir: Path | str | None = None,
+) -> Market:
+    """Candles of ``coins`` from the data folder for ``start <= date <= end`` (both inclusive, as
+    freqtrade's ``--timerange``), on every candle time from the first to the last any coin has; a coin
+    without a candle on a bar (not listed yet, halted, data ended) is marked in ``Market.valid``."""
+    from freqtrade_smartfolio.marketdata import load_candles
+
+    lo, hi = _utc(start), _utc(end)
+    columns: dict[str, dict[str, pd.Series]] = {col: {} for col in OHLC}
+    for coin in coins:
+        frame = load_candles(coin, timeframe, Path(datadir) if datadir is not None else None)
+        frame = frame[(frame["date"] >= lo) & (frame["date"] <= hi)].set_index("date")
+        for col in OHLC:
+            columns[col][coin] = frame[col]
+    joined = {col: pd.concat(series, axis=1, join="outer", sort=True) for col, series in columns.items()}
+    if joined["close"].notna().sum().sum() < 2:
+        raise ValueError(
+            f"load_market: no candle of {', '.join(coins)} on {timeframe} between {lo} and {hi} in "
+            f"{datadir or 'the data folder'}: pick a window inside the data, or download it"
+        )
+    grid = regular_grid(pd.DatetimeIndex(joined["close"].index), timeframe)
+    return as_market({col: frame.reindex(grid) for col, frame in joined.items()}, coins)
+
+
+def _ffill(array: np.ndarray) -> np.ndarray:
+    """Forward fill of NaN down each column (leading NaN stay)."""
+    rows = np.arange(len(array))[:, None]
+    last = np.where(np.isnan(array), 0, rows)
+    np.maximum.accumulate(last, axis=0, out=last)
+    filled = np.take_along_axis(array, last, axis=0)
+    return filled
+
+
+def align_candles(fields: Mapping[str, np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """``fields`` ('open', 'close', optionally 'high'/'low': bars x coins, NaN where a coin has no
+    price) -> (the same arrays without NaN, ``valid``: where each coin has a candle).
+
+    A coin has a candle from its first to its last close; inside that span a missing candle is filled
+    as freqtrade fills it (every price = the last close). Outside it, every price is the coin's last
+    close (before its first candle: its first close; a coin with no close at all: 1.0), never traded.
+    """
+    close = np.asarray(fields["close"], dtype=float)
+    bars, n = close.shape
+    have = ~np.isnan(close)
+    valid = np.zeros((bars, n), dtype=bool)
+    for k in range(n):
+        rows = np.flatnonzero(have[:, k])
+        if len(rows):
+            valid[rows[0] : rows[-1] + 1, k] = True
+    filled_close = _ffill(close)
+    # before the first candle: the first close (valued at 0: nothing is held then)
+    first = np.where(have.any(axis=0), np.argmax(have, axis=0), 0)
+    first_close = np.where(have.any(axis=0), close[first, np.arange(n)], 1.0)
+    filled_close = np.where(np.isnan(filled_close), first_close[None, :], filled_close)
+    out = {"close": np.ascontiguousarray(filled_close)}
+    for name in ("open", "high", "low"):
+        if name not in fields:
+            continue
+        array = np.asarray(fields[name], dtype=float)
+        # a filled (or missing) candle: every price is the last close, as freqtrade's fill-up
+        out[name] = np.ascontiguousarray(np.where(np.isnan(array) | ~have, filled_close, array))
+    return out, valid
+
+
+def regular_grid(index: pd.DatetimeIndex, timeframe: str) -> pd.DatetimeIndex:
+    """Every candle time from the first to the last of ``index`` (freqtrade's backtest visits each)."""
+    try:
+        step = pd.Timedelta(timeframe)
+    except ValueError:
+        return index
+    if len(index) == 0 or step <= pd.Timedelta(0):
+        return index
+    return pd.date_range(index.min(), index.max(), freq=step, name=index.name)
