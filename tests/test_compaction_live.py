@@ -27,14 +27,14 @@ import pytest
 from freqtrade_smartfolio.adapter.compaction import COMPACTION_TAG, HOLD_ENV
 from freqtrade_smartfolio.exchange import OfflineExchange
 from freqtrade_smartfolio.exchange.feed import Clock, parse_time
-from freqtrade_smartfolio.live.livebot import (
+from freqtrade_smartfolio.live.records import orders_from_db
+from tests.livebot import (
     LiveBot,
     book_mismatches,
     exchange_orders,
     live_config,
     out_of_band,
 )
-from freqtrade_smartfolio.live.records import orders_from_db
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 

@@ -28,9 +28,9 @@ from freqtrade_smartfolio.exchange.feed import Clock, parse_time
 from freqtrade_smartfolio.freqtrade_config import build_config
 from freqtrade_smartfolio.live.connect import connection_from_config
 from freqtrade_smartfolio.live.dryrun import free_port
-from freqtrade_smartfolio.live.livebot import LiveBot, book_mismatches, db_trades, exchange_orders, weights
 from freqtrade_smartfolio.live.status import market_notes, portfolio_status
 from freqtrade_smartfolio.portfolio.targets import Targets, tradable_targets
+from tests.livebot import LiveBot, book_mismatches, db_trades, exchange_orders, weights
 from tests.test_dry_run import Hooks
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]

@@ -16,8 +16,8 @@ import pytest
 from freqtrade_smartfolio.exchange import OfflineExchange
 from freqtrade_smartfolio.exchange.feed import Clock, parse_time
 from freqtrade_smartfolio.freqtrade_config import build_config
-from freqtrade_smartfolio.live.livebot import LiveBot, db_orders, db_trades, exchange_orders
 from freqtrade_smartfolio.portfolio.lots import floor_to_step
+from tests.livebot import LiveBot, db_orders, db_trades, exchange_orders
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 

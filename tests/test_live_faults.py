@@ -30,14 +30,14 @@ from freqtrade_smartfolio.exchange import OfflineExchange
 from freqtrade_smartfolio.exchange.account import Order
 from freqtrade_smartfolio.exchange.faults import Fault
 from freqtrade_smartfolio.exchange.feed import Clock, parse_time
-from freqtrade_smartfolio.live.livebot import (
+from freqtrade_smartfolio.live.records import orders_from_db
+from tests.livebot import (
     LiveBot,
     book_mismatches,
     exchange_orders,
     live_config,
     out_of_band,
 )
-from freqtrade_smartfolio.live.records import orders_from_db
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(360)]
 

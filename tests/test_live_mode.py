@@ -18,7 +18,7 @@ import pytest
 from freqtrade_smartfolio.exchange import Credentials, OfflineExchange, market_rules
 from freqtrade_smartfolio.exchange.feed import Clock, parse_time
 from freqtrade_smartfolio.freqtrade_config import build_config
-from freqtrade_smartfolio.live.livebot import LiveBot, db_trades
+from tests.livebot import LiveBot, db_trades
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 

@@ -30,7 +30,9 @@ from freqtrade_smartfolio.exchange import OfflineExchange
 from freqtrade_smartfolio.exchange.account import Order
 from freqtrade_smartfolio.exchange.faults import Fault
 from freqtrade_smartfolio.exchange.feed import Clock, parse_time
-from freqtrade_smartfolio.live.livebot import (
+from freqtrade_smartfolio.live.records import orders_from_db
+from freqtrade_smartfolio.portfolio.lots import floor_to_step
+from tests.livebot import (
     LiveBot,
     book_mismatches,
     db_orders,
@@ -40,8 +42,6 @@ from freqtrade_smartfolio.live.livebot import (
     out_of_band,
     release,
 )
-from freqtrade_smartfolio.live.records import orders_from_db
-from freqtrade_smartfolio.portfolio.lots import floor_to_step
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 

@@ -1,6 +1,7 @@
 """``freqtrade trade`` in live mode (no ``--dry-run``) as a subprocess against the offline exchange: the
-helper the live end-to-end tests share (tests/test_live_mode.py, test_live_restart.py,
-test_live_faults.py).
+test harness the live end-to-end tests share (test_live_mode.py, test_live_restart.py,
+test_live_faults.py, test_funding_live.py, test_compaction_live.py, test_delisting_live.py). It lives
+under tests/ because it is no user feature.
 
     bot = LiveBot(config, workdir, "first").start()
     bot.wait_for("the first loop", bot.looped, timeout=60)
