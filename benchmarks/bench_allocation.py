@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
             refs = []
             if method in pyp:
                 run, weights = pyp[method]
-                ms = median_ms(run, max(3, args.repeats // 3))
+                ms = median_ms(run, args.repeats)
                 refs.append(ms)
                 l1_pyp = float(np.abs(ours.weights.to_numpy() - weights).sum())
                 row.append(f"{ms:.2f}")
@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
                 l1_pyp = None
             if method in skf:
                 run, weights = skf[method]
-                ms = median_ms(run, max(3, args.repeats // 3))
+                ms = median_ms(run, args.repeats)
                 refs.append(ms)
                 mine = allocate(returns, method, timeframe=TIMEFRAME, covariance="ledoit_wolf_identity")
                 l1_skf = float(np.abs(mine.weights.to_numpy() - weights).sum())

@@ -5,7 +5,7 @@ offline exchange. Reports freqtrade's backtest-loop time (start-up and data load
 ratio to hold-only, and the time per candle in each year (from the strategies' own candle stamps,
 benchmarks/strategies/TimedStrategies.py), to show whether the cost grows with trade history.
 
-    .venv/bin/python benchmarks/bench_backtest.py            # full run, ~7 minutes on 2 cores
+    .venv/bin/python benchmarks/bench_backtest.py            # 3 runs per case, ~20 minutes on 2 cores
     .venv/bin/python benchmarks/bench_backtest.py --quick    # 2024 only
 """
 
@@ -44,6 +44,7 @@ def main() -> int:
     )
     parser.add_argument("--quick", action="store_true", help="one year (2024) instead of 2021-2025")
     parser.add_argument("--bands", default="5,2", help="threshold bands in %% (default: %(default)s)")
+    parser.add_argument("--runs", type=int, default=3, help="runs per case, median reported (%(default)s)")
     args = parser.parse_args()
     timerange = "20240101-20250101" if args.quick else "20210101-20250919"
     datadir = find_data_dir([candle_file(c, "1h") for c in COINS])
@@ -55,42 +56,55 @@ def main() -> int:
     cases = [("hold-only", "TimedHoldOnly", None)] + [
         (f"SmartPortfolio {band}% band", "TimedSmartPortfolio", float(band)) for band in args.bands.split(",")
     ]
-    rows = []
+    runs: dict[str, list[dict]] = {}
     years: dict[str, dict[int, float]] = {}
     with OfflineExchange(datadir) as exchange, tempfile.TemporaryDirectory() as tmp:
-        for label, strategy, band in cases:
-            section = dict(smartfolio, rebalance={"mode": "proportional", "threshold": band or 5})
-            config = build_config(section, timeframe="1h", exchange_url=exchange.url)
-            config["strategy"] = strategy
-            workdir = Path(tmp) / strategy / str(band)
-            timing = workdir / "timing.json"
-            workdir.mkdir(parents=True)
-            print(f"running {label} ...", file=sys.stderr, flush=True)
-            run = run_backtest(
-                config,
-                workdir,
-                datadir,
-                timerange,
-                strategy=strategy,
-                strategy_path=STRATEGIES,
-                env={"SMARTFOLIO_TIMING_FILE": str(timing)},
-            )
-            stamps = json.loads(timing.read_text())
-            years[label] = per_year_ms(stamps)
-            trades = run.result["trades"]
-            rows.append(
-                {
-                    "case": label,
-                    # first to last candle, by the strategies' own stamps (freqtrade's are whole seconds)
-                    "loop_s": stamps[-1][1] - stamps[0][1],
-                    "total_s": run.seconds,
-                    "rebalances": len(rebalance_times(run.orders)) if band else 0,
-                    "orders_per_trade": max(len(t["orders"]) for t in trades) if trades else 0,
-                    "final": run.result["final_balance"],
-                }
-            )
+        # the cases alternate inside each round, so a slow spell of the machine hits them alike
+        for attempt in range(args.runs):
+            for label, strategy, band in cases:
+                section = dict(smartfolio, rebalance={"mode": "proportional", "threshold": band or 5})
+                config = build_config(section, timeframe="1h", exchange_url=exchange.url)
+                config["strategy"] = strategy
+                workdir = Path(tmp) / strategy / str(band) / str(attempt)
+                timing = workdir / "timing.json"
+                workdir.mkdir(parents=True)
+                print(f"running {label} ({attempt + 1}/{args.runs}) ...", file=sys.stderr, flush=True)
+                run = run_backtest(
+                    config,
+                    workdir,
+                    datadir,
+                    timerange,
+                    strategy=strategy,
+                    strategy_path=STRATEGIES,
+                    env={"SMARTFOLIO_TIMING_FILE": str(timing)},
+                )
+                stamps = json.loads(timing.read_text())
+                years.setdefault(label, per_year_ms(stamps))
+                trades = run.result["trades"]
+                runs.setdefault(label, []).append(
+                    {
+                        # first to last candle, by the strategies' own stamps (freqtrade's: whole seconds)
+                        "loop_s": stamps[-1][1] - stamps[0][1],
+                        "total_s": run.seconds,
+                        "rebalances": len(rebalance_times(run.orders)) if band else 0,
+                        "orders_per_trade": max(len(t["orders"]) for t in trades) if trades else 0,
+                        "final": run.result["final_balance"],
+                    }
+                )
+    rows = []
+    for label, samples in runs.items():
+        loops = [s["loop_s"] for s in samples]
+        row = dict(samples[0])
+        row.update(
+            case=label,
+            loop_s=float(np.median(loops)),
+            loop_range=(min(loops), max(loops)),
+            total_s=float(np.median([s["total_s"] for s in samples])),
+        )
+        rows.append(row)
     base = rows[0]["loop_s"]
     print(f"\nfreqtrade backtesting, {', '.join(COINS)} equal weights, 1h, {timerange}")
+    print(f"median of {args.runs} runs per case (loop range in brackets)")
     print(f"Machine: {machine()}\n")
     print(
         "| case | backtest loop (s) | ratio to hold-only | whole command (s) | rebalances "
@@ -98,9 +112,10 @@ def main() -> int:
     )
     print("|---|---|---|---|---|---|---|")
     for row in rows:
+        lo, hi = row["loop_range"]
         print(
-            f"| {row['case']} | {row['loop_s']:.1f} | {row['loop_s'] / base:.2f}x | {row['total_s']:.1f} | "
-            f"{row['rebalances']} | {row['orders_per_trade']} | {row['final']:,.2f} |"
+            f"| {row['case']} | {row['loop_s']:.1f} ({lo:.1f}-{hi:.1f}) | {row['loop_s'] / base:.2f}x | "
+            f"{row['total_s']:.1f} | {row['rebalances']} | {row['orders_per_trade']} | {row['final']:,.2f} |"
         )
     all_years = sorted({y for per in years.values() for y in per})
     print("\nWall time per candle (ms), by year:\n")
