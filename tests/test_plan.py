@@ -48,14 +48,23 @@ def _no_limits(n: int) -> tuple[CoinRules, ...]:
 
 @settings(max_examples=300, deadline=None)
 @given(portfolios())
-def test_weights_sum_to_one_before_and_after(case):
+def test_the_plan_trades_the_drift_once_and_pays_only_fees(case):
+    """Sells come first, no coin is both bought and sold, the plan trades no more than the distance
+    to the targets (plus the fees it must cover), and the only value that leaves is the fees."""
     state, targets, fee = case
     plan = plan_rebalance(state, targets, _no_limits(len(state.coins)), fee, MANUAL)
-    coin_w, cash_w = state.weights()
-    assert coin_w.sum() + cash_w == pytest.approx(1.0, abs=1e-9)
+    sides = [order.side for order in plan.orders]
+    assert sides == sorted(sides, key=lambda side: side != "sell")
+    by_coin: dict[str, set[str]] = {}
+    for order in plan.orders:
+        by_coin.setdefault(order.coin, set()).add(order.side)
+    assert all(len(s) == 1 for s in by_coin.values())
+    drift = float(np.abs(np.asarray(targets.weights) * state.total - state.values).sum())
+    traded = sum(order.value for order in plan.orders)
+    assert traded <= drift * (1 + fee) + 1e-6 * state.total
     after = apply_orders(state, plan.orders, fee)
-    coin_w, cash_w = after.weights()
-    assert coin_w.sum() + cash_w == pytest.approx(1.0, abs=1e-9)
+    paid = fee * sum(o.amount * o.price if o.side == "sell" else o.value for o in plan.orders)
+    assert after.total == pytest.approx(state.total - paid, rel=1e-9)
 
 
 @settings(max_examples=300, deadline=None)
