@@ -339,6 +339,17 @@ CASES = [
     ("ui install --from {in}/not-a-zip.zip", 2, "is not a FreqUI release tarball"),
     ("ui install --from {in}/a-folder", 2, "holds no frequi-<version>-dist.tar.gz"),
     ("ui", 2, "the following arguments are required: ACTION"),
+    # schema
+    (
+        "schema --out {in}/a-folder",
+        2,
+        "--out: .*a-folder is a folder; give a file name, e.g. --out .*smartfolio.schema.json",
+    ),
+    ("schema --out {in}/dead.json", 2, "--out: .*dead.json exists; pass --force to overwrite it"),
+    ("schema --out {in}/nowhere/smartfolio.schema.json", 2, "--out: .*nowhere is not a folder; create it"),
+    ("schema --out {in}/empty.zip/x.json", 2, "--out: .*empty.zip is not a folder"),
+    ("schema --whole-config --out {in}/a-folder", 2, "e.g. --out .*smartfolio-config.schema.json"),
+    ("schema --out", 2, "argument --out: expected one argument; see 'smartfolio schema --help'"),
     # the command itself
     ("nosuchcommand", 2, "argument COMMAND: invalid choice: 'nosuchcommand'"),
 ]

@@ -191,3 +191,132 @@ def test_bad_allocation_is_refused_naming_its_fields():
         ConfigError, match=r"smartfolio\.portfolio: a list of coins .* needs an allocation section"
     ):
         parse_settings(config)
+
+
+# ---------------------------------------------------------------- the pydantic models behind parse_settings
+
+
+@pytest.mark.parametrize(
+    ("changes", "match"),
+    [
+        (
+            {"compact_after_orders": 0},
+            r"smartfolio\.compact_after_orders: 0 is not a whole number of orders >= 2",
+        ),
+        ({"compact_after_orders": 2.0}, r"smartfolio\.compact_after_orders: 2\.0 is not a whole number"),
+        ({"compact_after_orders": True}, r"smartfolio\.compact_after_orders: True is not a whole number"),
+        ({"confirm_risk": "yes"}, r"smartfolio\.confirm_risk: 'yes' is not true or false; set it to true"),
+        ({"investment": True}, r"smartfolio\.investment: True is not a positive amount"),
+        ({"investment": "1000"}, r"smartfolio\.investment: '1000' is not a positive amount"),
+        ({"investment": float("inf")}, r"smartfolio\.investment: inf is not a positive amount"),
+        (
+            {"take_profit": 0},
+            r"smartfolio\.take_profit: 0 is not allowed; give a percentage above 0, e\.g\. 50",
+        ),
+        (
+            {"stop_loss": 100},
+            r"smartfolio\.stop_loss: 100 is not allowed; give a percentage above 0 and below 100",
+        ),
+        ({"on_exit": "panic"}, r"smartfolio\.on_exit: 'panic' is not a choice; use 'sell_all'"),
+        ({"rebalance": None}, r"smartfolio\.rebalance: expected an object, got None; e\.g\. \{\"mode\""),
+        (
+            {"rebalance": {"threshold": 5, "band": "wide"}},
+            r"smartfolio\.rebalance\.band: 'wide' is not a band",
+        ),
+        (
+            {"rebalance": {"mode": "proportional", "threshold": 5, "interval": "1d"}},
+            r"smartfolio\.rebalance\.interval: '1d' is set but mode is 'proportional'; use mode 'both'",
+        ),
+        ({"allocation": "risk_parity"}, r"smartfolio\.allocation: expected an object, got 'risk_parity'"),
+        (
+            {"allocation": {"method": "hrp", "min_weight": 30, "max_weight": 20}},
+            r"smartfolio\.allocation\.min_weight: 30 is above max_weight 20; swap or lower it",
+        ),
+        (
+            {"allocation": {"lookback": "30d"}},
+            r"smartfolio\.allocation\.method: None is not an allocation method",
+        ),
+        (
+            {"use_held_coins": "BTC"},
+            r"smartfolio\.use_held_coins: expected true \(the portfolio's coins\) or a list",
+        ),
+        ({"use_held_coins": ["BTC", "btc"], "confirm_risk": True}, r"\(a coin is listed twice\)"),
+    ],
+)
+def test_more_bad_values_name_field_value_and_fix(changes, match):
+    with pytest.raises(ConfigError, match=match):
+        parse_settings(with_section(**changes))
+
+
+def test_missing_required_fields_are_each_named():
+    with pytest.raises(ConfigError) as caught:
+        parse_settings({"stake_currency": "EUR", "smartfolio": {}})
+    assert caught.value.problems == [
+        'smartfolio.portfolio: expected an object of coin -> target percent, got None; e.g. {"BTC": 60, '
+        '"ETH": 30, "EUR": 10}',
+        "smartfolio.investment: None is not a positive amount; give the amount to invest in the stake "
+        "currency, e.g. 1000",
+        'smartfolio.rebalance: expected an object, got None; e.g. {"mode": "proportional", "threshold": 5} '
+        'or {"mode": "scheduled", "interval": "1d"}',
+    ]
+
+
+def test_problems_come_in_the_order_of_the_section():
+    """Unknown keys of an object before its fields; the whitelist, outside the section, last."""
+    config = with_section(
+        typo=1,
+        investment=-1,
+        rebalance={"mode": "scheduled", "threshold": 5, "every": "1d"},
+        portfolio={"BTC": 50, "ETH": 50},
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(config)
+    assert [p.split(":")[0] for p in caught.value.problems] == [
+        "smartfolio",
+        "smartfolio.investment",
+        "smartfolio.rebalance",
+        "smartfolio.rebalance.threshold",
+        "smartfolio.rebalance.interval",
+        "exchange.pair_whitelist",
+    ]
+    assert caught.value.problems[2].startswith(
+        "smartfolio.rebalance: unknown key(s) 'every'; allowed keys are band"
+    )
+    assert "is set but mode is 'scheduled'" in caught.value.problems[3]
+
+
+def test_held_coins_on_futures_name_both_fixes():
+    config = with_section(use_held_coins=True)
+    config["trading_mode"] = "futures"
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(config)
+    assert [p.split(":")[0] for p in caught.value.problems] == [
+        "smartfolio.use_held_coins",
+        "smartfolio.confirm_risk",
+    ]
+    assert "works on spot only, but trading_mode is 'futures'" in caught.value.problems[0]
+
+
+def test_the_model_is_the_section_and_the_settings_come_from_it():
+    from freqtrade_smartfolio.config import SmartfolioSection
+    from freqtrade_smartfolio.config.models import context_of
+
+    section = {
+        **GOOD["smartfolio"],
+        "portfolio": {"btc": 45, " eth ": 45, "USDT": 10},
+        "compact_after_orders": False,
+    }
+    config = {"stake_currency": "usdt", "smartfolio": section}
+    model = SmartfolioSection.model_validate(section, context=context_of(config))
+    assert model.portfolio == {"BTC": 45.0, "ETH": 45.0, "USDT": 10.0}
+    assert (
+        model.rebalance.mode == "proportional"
+        and model.min_trade == 5.0
+        and model.compact_after_orders is False
+    )
+    settings = parse_settings(config)
+    assert settings.stake_currency == "USDT" and settings.targets.cash == pytest.approx(0.1)
+    assert settings.compact_after_orders is None
+    assert settings.exit_rule.sell_all and settings.allocation is None and settings.held_coins is None
+    with pytest.raises(ValueError):  # frozen, like the settings
+        model.investment = 5  # type: ignore[misc]
