@@ -93,6 +93,21 @@ def test_backtest_price_ticks_are_freqtrades(require_data):
     assert np.allclose(ours, theirs, equal_nan=True, rtol=0, atol=0)
 
 
+def test_vectorised_decimals_equal_freqtrades_formatter(require_data):
+    """The price-precision digits, vectorised, equal numpy's formatter (freqtrade's) value by value."""
+    from freqtrade_smartfolio.marketdata import load_candles
+    from freqtrade_smartfolio.portfolio.engine.market import _decimals, _decimals_exact
+
+    datadir = require_data(["BTC_USDT-1h.feather", "XRP_USDT-1h.feather"])
+    real = [load_candles(c, "1h", datadir)[list(E.OHLC)].to_numpy().ravel()[:60_000] for c in ("BTC", "XRP")]
+    rng = np.random.default_rng(3)
+    scaled = rng.uniform(0, 1, 50_000) * 10.0 ** rng.integers(-9, 7, 50_000)
+    short = np.round(rng.uniform(0, 100, 20_000), 4)
+    edges = [1.0, 10.0, 0.1, 0.30000000000000004, 9.999999999999999, 1e-12, 123456789012345.0, 2.5e-7]
+    values = np.concatenate([*real, scaled, short, edges])
+    assert np.array_equal(_decimals(values), _decimals_exact(values), equal_nan=True)
+
+
 # ---------------------------------------------------------------- the fast plan is plan.py's plan
 
 coin_count = st.integers(2, 8)

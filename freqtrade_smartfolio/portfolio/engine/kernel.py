@@ -78,6 +78,7 @@ class Kernel:
         self.low_r = prep.get("low")
         self.mark = market.close
         self.price_ticks = market.price_ticks
+        self.plan_dates = self.dates + self.tf_ns  # when the plan from each bar is made (bar r+1's time)
         # Which coins have a candle on each bar (None: all of them, on every bar). A bar r is
         # "special" when a coin lacks the candle r-1 the plan is made from, or the set of coins with
         # a candle changed: the vectorised scan stops there and the bar is checked one by one.
@@ -126,7 +127,7 @@ class Kernel:
             if last_tick is None:
                 return first
             due = last_tick + rule.interval_minutes * NS_PER_MINUTE
-            plan_times = self.dates + (self.tf_ns if lag else 0)
+            plan_times = self.plan_dates if lag else self.dates
             # the strategy compares minutes as floats; the dates are whole minutes, so this is exact
             schedule_row = max(first, int(np.searchsorted(plan_times, due, side="left")) + lag)
         if self.width is None:

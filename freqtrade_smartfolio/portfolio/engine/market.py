@@ -141,16 +141,61 @@ def as_market(prices: PriceInput, coins: Sequence[str] | None = None) -> Market:
     )
 
 
-def _decimals(values: np.ndarray) -> np.ndarray:
-    """Decimals up to the last non-zero digit at 14 significant digits (nan for whole numbers)."""
-    unique, inverse = np.unique(values, return_inverse=True)
-    counts = np.empty(len(unique))
-    for k, value in enumerate(unique):
-        text = np.format_float_positional(value, precision=14, unique=False, fractional=False, trim="-")
-        tail = text.partition(".")[2]
-        tail = tail.rstrip("0")
+SIGNIFICANT = 14  # freqtrade formats prices with 14 significant digits
+_POW10 = 10 ** np.arange(SIGNIFICANT + 1, dtype=np.int64)
+
+
+def _decimals_exact(values: np.ndarray) -> np.ndarray:
+    """Decimals up to the last non-zero digit at 14 significant digits (nan for whole numbers), by
+    freqtrade's own formatter, one value at a time."""
+    counts = np.empty(len(values))
+    for k, value in enumerate(values.tolist()):
+        text = np.format_float_positional(
+            value, precision=SIGNIFICANT, unique=False, fractional=False, trim="-"
+        )
+        tail = text.partition(".")[2].rstrip("0")
         counts[k] = len(tail) if tail else math.nan
-    return counts[inverse]
+    return counts
+
+
+def _decimals(values: np.ndarray) -> np.ndarray:
+    """:func:`_decimals_exact`, vectorised: the 14 significant digits as an integer ``N`` (value x
+    10^(13 - exponent), rounded), its trailing zeros dropped. The float product is off by far less
+    than 0.01 of a unit of ``N``, so only a value whose product lies within 0.01 of a rounding tie,
+    or whose exponent guess is off, goes to the formatter (tests: equal on real and random prices)."""
+    values = np.asarray(values, dtype=float)
+    counts = np.full(len(values), math.nan)
+    positive = np.isfinite(values) & (values > 0)
+    v = values[positive]
+    exponent = np.floor(np.log10(v)).astype(np.int64)
+    shift = SIGNIFICANT - 1 - exponent  # decimals shown before trimming
+    scaled = v * np.power(10.0, shift.astype(float))
+    number = np.rint(scaled)
+    fraction = np.abs(scaled - np.trunc(scaled) - 0.5)
+    fast = (
+        (fraction > 0.01)
+        & (number >= 10.0 ** (SIGNIFICANT - 1))
+        & (number < 10.0**SIGNIFICANT)
+        & (np.abs(shift) <= 300)
+    )
+    digits = np.where(fast, number, 0).astype(np.int64)
+    zeros = np.zeros(len(v), dtype=np.int64)  # trailing zeros of the 14 digits
+    for j in range(1, SIGNIFICANT):
+        zeros += digits % _POW10[j] == 0
+    shown = shift - zeros
+    result = np.where(shown > 0, shown, math.nan).astype(float)
+    slow = ~fast
+    if slow.any():
+        result[slow] = _exact_unique(v[slow])
+    counts[positive] = result
+    if not positive.all():
+        counts[~positive] = _exact_unique(values[~positive])
+    return counts
+
+
+def _exact_unique(values: np.ndarray) -> np.ndarray:
+    unique, inverse = np.unique(values, return_inverse=True)
+    return _decimals_exact(unique)[inverse]
 
 
 def backtest_price_ticks(index: pd.DatetimeIndex, ohlc: Sequence[np.ndarray]) -> np.ndarray:
