@@ -230,7 +230,7 @@ def running(log: str) -> str:
 
 def strategy_lines(log: str) -> list[str]:
     """The strategy's own log lines (freqtrade logs each message again when it sends it)."""
-    return [line for line in log.splitlines() if " - freqtrade_smartfolio.adapter.strategy - " in line]
+    return [line for line in log.splitlines() if " - freqtrade_smartfolio.adapter." in line]
 
 
 # ---- delisting ----------------------------------------------------------------------------------
