@@ -87,6 +87,7 @@ __all__ = [
     "market_min_order",
     "minimum_investment",
     "parse_settings",
+    "settings_of",
 ]
 
 
