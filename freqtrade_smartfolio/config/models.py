@@ -236,8 +236,7 @@ def _no_other_keys(schema: dict[str, Any]) -> None:
 
 
 class SmartfolioSection(BaseModel):
-    """The smartfolio section of a freqtrade config: the portfolio of freqtrade-smartfolio's SmartPortfolio
-    strategy, how much it invests and when it rebalances (docs/strategy.md)."""
+    """SmartPortfolio's section: the portfolio, the investment and when to rebalance (docs/strategy.md)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, title=SECTION, regex_engine="python-re")
 
