@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -27,7 +27,7 @@ from freqtrade.persistence import Trade
 from freqtrade.strategy import IStrategy
 from pandas import DataFrame
 
-from freqtrade_smartfolio.adapter import compaction, funding
+from freqtrade_smartfolio.adapter import funding
 from freqtrade_smartfolio.adapter.allocation import SmartAllocation
 from freqtrade_smartfolio.adapter.cash import FilledCash
 from freqtrade_smartfolio.adapter.cash_accounting import CashAccounting
@@ -42,6 +42,7 @@ from freqtrade_smartfolio.adapter.prices import PriceBook
 from freqtrade_smartfolio.adapter.status_columns import StatusColumns
 from freqtrade_smartfolio.adapter.trades import TradeView as TradeView  # re-exported (tests, benchmarks)
 from freqtrade_smartfolio.adapter.trades import protect_trade_cheaply, removed_coin_sales
+from freqtrade_smartfolio.adapter.triggers import Triggers
 from freqtrade_smartfolio.config import (
     AllocationSettings,
     SmartfolioSettings,
@@ -54,10 +55,7 @@ from freqtrade_smartfolio.portfolio.plan import (
     CoinRules,
     PlannedOrder,
     PortfolioState,
-    RebalancePlan,
     Trigger,
-    TriggerKind,
-    check_trigger,
     plan_rebalance,
 )
 from freqtrade_smartfolio.portfolio.targets import Targets
@@ -65,8 +63,6 @@ from freqtrade_smartfolio.portfolio.targets import Targets
 logger = logging.getLogger(__name__)
 
 ENTRY_TAG = "initial allocation"
-# A rebalance that placed nothing says why once per trigger kind, and again at most this often.
-SKIP_LOG_EVERY = timedelta(days=1)
 
 
 class SmartPortfolio(
@@ -74,6 +70,7 @@ class SmartPortfolio(
     CashAccounting,
     MarketAwareness,
     PortfolioExits,
+    Triggers,
     SmartAllocation,
     StatusColumns,
     HeldCoins,
@@ -209,35 +206,6 @@ class SmartPortfolio(
         except Exception:  # pragma: no cover - exchanges without fee data
             return 0.001
 
-    def _last_tagged_order_time(self, prefixes: tuple[str, ...] = ("",)) -> datetime | None:
-        """After a restart: when the last filled order whose tag starts with one of ``prefixes`` (any
-        tag by default) was placed, if any. Reads every trade, closed ones included (a compaction closes
-        a coin's trade and continues it in a new one), in one query; compaction orders do not count."""
-        if self.is_backtest:
-            return None
-        from freqtrade.persistence import Order
-        from sqlalchemy import and_, func, or_, select
-
-        tags = [Order.ft_order_tag.startswith(p, autoescape=True) for p in prefixes]
-        query = select(func.max(Order.order_date)).filter(
-            and_(
-                Order.ft_order_tag.is_not(None),
-                Order.ft_order_tag != "",
-                Order.ft_order_tag != compaction.COMPACTION_TAG,
-                Order.order_filled_date.is_not(None),
-                Order.status == "closed",
-                or_(*tags),
-            )
-        )
-        latest = Trade.session.scalar(query)
-        return None if latest is None else latest.replace(tzinfo=UTC)
-
-    def _plan_time_of(self, when: datetime) -> datetime:
-        """The plan time (a candle close) at or before ``when``: orders are placed just after it."""
-        step = timeframe_to_seconds(self.timeframe)
-        now = int(when.timestamp())
-        return datetime.fromtimestamp(now - now % step, tz=UTC)
-
     # ------------------------------------------------------------------ dataframe
     def populate_indicators(self, dataframe: DataFrame, metadata: dict) -> DataFrame:
         pair = metadata["pair"]
@@ -354,29 +322,6 @@ class SmartPortfolio(
 
     # ------------------------------------------------------------------ why, and what, to rebalance
 
-    def _trigger(
-        self, state: PortfolioState, steer: Targets, candle: datetime, listing: Trigger | None
-    ) -> Trigger | None:
-        """Why to rebalance at the close of ``candle``. The schedule counts on candle times: its clock
-        is the plan time (the candle's close) of the last scheduled rebalance, not the loop's clock."""
-        if self.funded is not None:
-            funded = self.funded
-            self.funded = None
-            return funded
-        if listing is not None and float(state.values.sum()) > 0:
-            return listing
-        if self.incomplete:
-            return Trigger(TriggerKind.COMPLETION, "buys waiting for cash from sales")
-        rule = self.settings.rebalance.rule
-        plan_time = candle + timedelta(seconds=timeframe_to_seconds(self.timeframe))
-        since = None
-        if self.last_schedule_tick is not None:
-            since = (plan_time - self.last_schedule_tick).total_seconds() / 60.0
-        trigger = check_trigger(state, steer, rule, since)
-        if trigger is not None and trigger.kind in (TriggerKind.SCHEDULE, TriggerKind.INITIAL):
-            self.last_schedule_tick = plan_time
-        return trigger
-
     def _portfolio_state(
         self, candle: datetime, open_trades: dict[str, Any]
     ) -> tuple[PortfolioState, np.ndarray] | None:
@@ -413,22 +358,6 @@ class SmartPortfolio(
                     cash += sold * prices[i] * (1 - self.fee)
         cash += self._proceeds_of_coins_to_sell(open_trades, candle)
         return PortfolioState(self.targets.coins, amounts, prices, cash), tradable
-
-    def _log_skip(self, plan: RebalancePlan, candle: datetime) -> None:
-        """Say why a triggered rebalance placed nothing: when the trigger's kind changes, else at most
-        once a day (a band narrower than the minimum order would otherwise say it on every candle)."""
-        kind = str(plan.trigger.kind)
-        if self._skip_logged is not None:
-            last_kind, last_candle = self._skip_logged
-            if kind == last_kind and candle - last_candle < SKIP_LOG_EVERY:
-                return
-        logger.info(
-            "Rebalance (%s) skipped: %s",
-            plan.trigger.label,
-            "; ".join(f"{s.side} {s.coin} ~{s.value:.2f} {s.why}" for s in plan.skipped)
-            or "nothing to trade",
-        )
-        self._skip_logged = (kind, candle)
 
     # ------------------------------------------------------------------ execution
     def custom_stake_amount(
