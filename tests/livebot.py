@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
-from freqtrade_smartfolio.exchange.account import AccountStore, Order
+from freqtrade_smartfolio.exchange.accounts import Order
+from freqtrade_smartfolio.exchange.persistence import AccountStore
 from freqtrade_smartfolio.live.dryrun import freqtrade_trade_command, stop_process, write_config
 from freqtrade_smartfolio.portfolio.lots import floor_to_step
 

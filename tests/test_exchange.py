@@ -289,3 +289,34 @@ def test_freqtrade_download_data(tmp_path: Path, exchange: OfflineExchange, data
             assert len(merged) == len(got) > 0
             np.testing.assert_allclose(merged["close"], merged["close_data"])
             np.testing.assert_allclose(merged["volume"], merged["volume_data"])
+
+
+def test_the_exchange_modules_import_each_other_without_a_cycle():
+    """Every import between the exchange's modules (TYPE_CHECKING and function-level ones too) runs
+    one way: walking the graph from any module never comes back to it."""
+    import ast
+
+    package = Path(__file__).resolve().parent.parent / "freqtrade_smartfolio" / "exchange"
+    prefix = "freqtrade_smartfolio.exchange."
+    graph: dict[str, set[str]] = {}
+    for path in package.glob("*.py"):
+        if path.stem in ("__init__", "__main__"):
+            continue
+        imported: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                if node.module.startswith(prefix):
+                    imported.add(node.module[len(prefix) :])
+                elif node.module == "freqtrade_smartfolio.exchange":
+                    imported |= {alias.name for alias in node.names}
+        graph[path.stem] = imported
+    assert {"server", "private", "accounts", "matching", "persistence", "wire"} <= set(graph)
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        for nxt in graph.get(start, ()):
+            if nxt == goal or (nxt not in seen and reaches(nxt, goal, seen | {nxt})):
+                return True
+        return False
+
+    cycles = sorted(module for module in graph if reaches(module, module, {module}))
+    assert cycles == []

@@ -20,7 +20,7 @@ import ccxt
 import pytest
 
 from freqtrade_smartfolio.exchange import Clock, Credentials, OfflineExchange, market_rules
-from freqtrade_smartfolio.exchange.account import parse_account_spec, parse_balances
+from freqtrade_smartfolio.exchange.accounts import parse_account_spec, parse_balances
 from freqtrade_smartfolio.exchange.faults import Fault, FaultError
 from freqtrade_smartfolio.exchange.feed import parse_time
 from freqtrade_smartfolio.exchange.private import sign

@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from freqtrade_smartfolio.exchange import OfflineExchange
-from freqtrade_smartfolio.exchange.account import Order
+from freqtrade_smartfolio.exchange.accounts import Order
 from freqtrade_smartfolio.exchange.faults import Fault
 from freqtrade_smartfolio.exchange.feed import Clock, parse_time
 from freqtrade_smartfolio.live.records import orders_from_db

@@ -156,7 +156,7 @@ def check_options(args: argparse.Namespace) -> None:
     """Refuse bad ``serve``/``start`` options before anything is started or written: UserError naming
     the option and the fix; ExternalError when the address is taken."""
     from freqtrade_smartfolio.cli import ExternalError, UserError
-    from freqtrade_smartfolio.exchange.account import parse_account_spec
+    from freqtrade_smartfolio.exchange.accounts import parse_account_spec
     from freqtrade_smartfolio.exchange.delisting import parse_delist_map, parse_delisting
     from freqtrade_smartfolio.exchange.feed import CandleStore, parse_time
     from freqtrade_smartfolio.marketdata import MarketDataMissing, find_data_dir

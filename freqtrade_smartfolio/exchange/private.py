@@ -13,33 +13,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from freqtrade_smartfolio.exchange.account import (
-    KEY_RE,
-    ZERO,
-    Account,
-    AccountStore,
-    Fill,
-    Order,
-    OrderError,
-    fmt,
-)
-
-if TYPE_CHECKING:
-    from freqtrade_smartfolio.exchange.server import Api, Request
+from freqtrade_smartfolio.exchange.accounts import KEY_RE, ZERO, Account, Fill, Order, OrderError, fmt
+from freqtrade_smartfolio.exchange.persistence import AccountStore
+from freqtrade_smartfolio.exchange.wire import ApiError, Request, Venue
 
 DEFAULT_RECV_WINDOW = 5000
 MAX_RECV_WINDOW = 60000
 FUTURE_TOLERANCE_MS = 1000
 ORDER_TYPES = ("MARKET", "LIMIT", "LIMIT_MAKER")
 UNSUPPORTED_TYPES = ("STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT")
-
-
-def _api_error(status: int, code: int, msg: str) -> Exception:
-    from freqtrade_smartfolio.exchange.server import ApiError
-
-    return ApiError(status, code, msg)
 
 
 def header(req: Request, name: str) -> str | None:
@@ -68,37 +52,37 @@ def authenticate(store: AccountStore, req: Request, now_ms: int) -> Account:
     """The account a signed request comes from, or an ``ApiError`` as Binance would answer."""
     key = header(req, "X-MBX-APIKEY")
     if not key or not KEY_RE.match(key):
-        raise _api_error(401, -2014, "API-key format invalid.")
+        raise ApiError(401, -2014, "API-key format invalid.")
     account = store.account(key)
     if account is None:
-        raise _api_error(401, -2015, "Invalid API-key, IP, or permissions for action.")
+        raise ApiError(401, -2015, "Invalid API-key, IP, or permissions for action.")
     query, sig_q = _strip_signature(req.raw_query)
     body, sig_b = _strip_signature(req.body.decode("utf-8", "replace"))
     signature = sig_q or sig_b
     if not signature:
-        raise _api_error(
+        raise ApiError(
             400, -1102, "Mandatory parameter 'signature' was not sent, was empty/null, or malformed."
         )
     expected = sign(account.secret, query + body)
     if not hmac.compare_digest(expected, signature.lower()):
-        raise _api_error(400, -1022, "Signature for this request is not valid.")
+        raise ApiError(400, -1022, "Signature for this request is not valid.")
     timestamp = req.integer("timestamp")
     if timestamp is None:
-        raise _api_error(
+        raise ApiError(
             400, -1102, "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed."
         )
     window = req.integer("recvWindow", DEFAULT_RECV_WINDOW) or DEFAULT_RECV_WINDOW
     if window > MAX_RECV_WINDOW:
-        raise _api_error(400, -1131, f"recvWindow must be less than {MAX_RECV_WINDOW}.")
+        raise ApiError(400, -1131, f"recvWindow must be less than {MAX_RECV_WINDOW}.")
     if timestamp >= now_ms + FUTURE_TOLERANCE_MS:
-        raise _api_error(400, -1021, "Timestamp for this request was 1000ms ahead of the server's time.")
+        raise ApiError(400, -1021, "Timestamp for this request was 1000ms ahead of the server's time.")
     if now_ms - timestamp > window:
-        raise _api_error(400, -1021, "Timestamp for this request is outside of the recvWindow.")
+        raise ApiError(400, -1021, "Timestamp for this request is outside of the recvWindow.")
     return account
 
 
 # ---- helpers ------------------------------------------------------------------------------------
-def _store(api: Api) -> AccountStore:
+def _store(api: Venue) -> AccountStore:
     assert api.accounts is not None
     return api.accounts
 
@@ -115,14 +99,14 @@ def _decimal(req: Request, name: str) -> Decimal | None:
     try:
         out = Decimal(value)
     except InvalidOperation as err:
-        raise _api_error(
+        raise ApiError(
             400,
             -1100,
             f"Illegal characters found in parameter '{name}'; "
             "legal range is '^([0-9]{1,20})(\\.[0-9]{1,20})?$'.",
         ) from err
     if not out.is_finite():
-        raise _api_error(400, -1100, f"Illegal characters found in parameter '{name}'.")
+        raise ApiError(400, -1100, f"Illegal characters found in parameter '{name}'.")
     return out
 
 
@@ -130,7 +114,7 @@ def _order_ref(req: Request) -> tuple[int | None, str | None]:
     order_id = req.integer("orderId")
     client = req.get("origClientOrderId") or None
     if order_id is None and client is None:
-        raise _api_error(
+        raise ApiError(
             400, -1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!"
         )
     return order_id, client
@@ -139,12 +123,12 @@ def _order_ref(req: Request) -> tuple[int | None, str | None]:
 def _limit(req: Request, default: int = 500, maximum: int = 1000) -> int:
     limit = req.integer("limit", default) or default
     if not 1 <= limit <= maximum:
-        raise _api_error(400, -1130, f"Invalid data sent for a parameter: limit={limit} (1 to {maximum}).")
+        raise ApiError(400, -1130, f"Invalid data sent for a parameter: limit={limit} (1 to {maximum}).")
     return limit
 
 
 def _order_error(err: OrderError) -> Exception:
-    return _api_error(err.status, err.code, err.msg)
+    return ApiError(err.status, err.code, err.msg)
 
 
 def order_json(o: Order) -> dict[str, Any]:
@@ -202,7 +186,7 @@ def trade_json(f: Fill, o: Order) -> dict[str, Any]:
     }
 
 
-def _commission_rates(api: Api, coin: str | None = None) -> tuple[str, str]:
+def _commission_rates(api: Venue, coin: str | None = None) -> tuple[str, str]:
     if coin is None:
         return "0.00100000", "0.00100000"
     rules = api.feed.store.rules(coin)
@@ -210,7 +194,7 @@ def _commission_rates(api: Api, coin: str | None = None) -> tuple[str, str]:
 
 
 # ---- endpoints ----------------------------------------------------------------------------------
-def account(api: Api, req: Request) -> Any:
+def account(api: Venue, req: Request) -> Any:
     """``GET /api/v3/account``: balances (``omitZeroBalances=true`` drops empty ones)."""
     store, key = _store(api), _key(req)
     omit = (req.get("omitZeroBalances") or "").lower() == "true"
@@ -249,23 +233,23 @@ def account(api: Api, req: Request) -> Any:
         }
 
 
-def new_order(api: Api, req: Request) -> Any:
+def new_order(api: Venue, req: Request) -> Any:
     """``POST /api/v3/order``: MARKET (``quantity`` or ``quoteOrderQty``), LIMIT, LIMIT_MAKER."""
     store, key = _store(api), _key(req)
     coin = api._coin(req.require("symbol"))
     side = req.require("side").upper()
     if side not in ("BUY", "SELL"):
-        raise _api_error(400, -1117, "Invalid side.")
+        raise ApiError(400, -1117, "Invalid side.")
     type_ = req.require("type").upper()
     if type_ in UNSUPPORTED_TYPES:
-        raise _api_error(400, -1014, f"Unsupported order combination (the offline exchange has no {type_}).")
+        raise ApiError(400, -1014, f"Unsupported order combination (the offline exchange has no {type_}).")
     if type_ not in ORDER_TYPES:
-        raise _api_error(400, -1116, "Invalid orderType.")
+        raise ApiError(400, -1116, "Invalid orderType.")
     resp_type = (req.get("newOrderRespType") or "FULL").upper()
     if resp_type not in ("ACK", "RESULT", "FULL"):
-        raise _api_error(400, -1177, "Invalid newOrderRespType.")
+        raise ApiError(400, -1177, "Invalid newOrderRespType.")
     if api.delistings.closed(coin):
-        raise _api_error(400, -1013, "Market is closed.")
+        raise ApiError(400, -1013, "Market is closed.")
     plan = api.faults.take(("partial", "late", "never_fill"), req.method, req.path, req.query, key)
     try:
         order = store.place(
@@ -300,17 +284,17 @@ def new_order(api: Api, req: Request) -> Any:
     return result
 
 
-def order_test(api: Api, req: Request) -> Any:
+def order_test(api: Venue, req: Request) -> Any:
     """``POST /api/v3/order/test``: symbol, side and type checked, nothing placed."""
     api._coin(req.require("symbol"))
     if req.require("side").upper() not in ("BUY", "SELL"):
-        raise _api_error(400, -1117, "Invalid side.")
+        raise ApiError(400, -1117, "Invalid side.")
     if req.require("type").upper() not in ORDER_TYPES:
-        raise _api_error(400, -1116, "Invalid orderType.")
+        raise ApiError(400, -1116, "Invalid orderType.")
     return {}
 
 
-def get_order(api: Api, req: Request) -> Any:
+def get_order(api: Venue, req: Request) -> Any:
     store, key = _store(api), _key(req)
     coin = api._coin(req.require("symbol"))
     order_id, client = _order_ref(req)
@@ -320,7 +304,7 @@ def get_order(api: Api, req: Request) -> Any:
         raise _order_error(err) from err
 
 
-def cancel_order(api: Api, req: Request) -> Any:
+def cancel_order(api: Venue, req: Request) -> Any:
     store, key = _store(api), _key(req)
     coin = api._coin(req.require("symbol"))
     order_id, client = _order_ref(req)
@@ -337,14 +321,14 @@ def cancel_order(api: Api, req: Request) -> Any:
     return out
 
 
-def open_orders(api: Api, req: Request) -> Any:
+def open_orders(api: Venue, req: Request) -> Any:
     store, key = _store(api), _key(req)
     symbol = req.get("symbol")
     coin = api._coin(symbol) if symbol else None
     return [order_json(o) for o in store.open_orders(key, coin)]
 
 
-def cancel_open_orders(api: Api, req: Request) -> Any:
+def cancel_open_orders(api: Venue, req: Request) -> Any:
     """``DELETE /api/v3/openOrders``: cancel every open order of a symbol."""
     store, key = _store(api), _key(req)
     coin = api._coin(req.require("symbol"))
@@ -369,14 +353,14 @@ def _window(items: list[Any], req: Request, ident: str, when: str, from_name: st
     return rows[:limit] if (start is not None or from_id is not None) else rows[-limit:]
 
 
-def all_orders(api: Api, req: Request) -> Any:
+def all_orders(api: Venue, req: Request) -> Any:
     store, key = _store(api), _key(req)
     coin = api._coin(req.require("symbol"))
     rows = [order_json(o) for o in store.all_orders(key, coin)]
     return _window(rows, req, "orderId", "time", "orderId")
 
 
-def my_trades(api: Api, req: Request) -> Any:
+def my_trades(api: Venue, req: Request) -> Any:
     store, key = _store(api), _key(req)
     coin = api._coin(req.require("symbol"))
     rows = [trade_json(f, o) for f, o in store.my_trades(key, coin)]
@@ -385,7 +369,7 @@ def my_trades(api: Api, req: Request) -> Any:
     return _window(rows, req, "id", "time", "fromId")
 
 
-def account_commission(api: Api, req: Request) -> Any:
+def account_commission(api: Venue, req: Request) -> Any:
     """``GET /api/v3/account/commission``."""
     coin = api._coin(req.require("symbol"))
     maker, taker = _commission_rates(api, coin)
@@ -404,7 +388,7 @@ def account_commission(api: Api, req: Request) -> Any:
     }
 
 
-def trade_fee(api: Api, req: Request) -> Any:
+def trade_fee(api: Venue, req: Request) -> Any:
     """``GET /sapi/v1/asset/tradeFee``: one symbol or all."""
     symbol = req.get("symbol")
     coins = [api._coin(symbol)] if symbol else list(api.feed.store.coins)
@@ -421,7 +405,7 @@ def trade_fee(api: Api, req: Request) -> Any:
     return out
 
 
-def capital_config(api: Api, req: Request) -> Any:
+def capital_config(api: Venue, req: Request) -> Any:
     """``GET /sapi/v1/capital/config/getall``: every asset with the account's balance; no networks
     can withdraw or deposit (there is nowhere to send coins)."""
     store, key = _store(api), _key(req)
@@ -468,24 +452,24 @@ def capital_config(api: Api, req: Request) -> Any:
     return out
 
 
-def delist_schedule(api: Api, req: Request) -> Any:
+def delist_schedule(api: Venue, req: Request) -> Any:
     """``GET /sapi/v1/spot/delist-schedule``: the announced delistings still to come,
     ``[{"delistTime": <ms>, "symbols": ["SOLUSDT"]}]`` (empty unless configured, see :mod:`.delisting`)."""
     return api.delistings.answer()
 
 
-def margin_pairs(api: Api, req: Request) -> Any:
+def margin_pairs(api: Venue, req: Request) -> Any:
     """``GET /sapi/v1/margin/allPairs`` and ``.../isolated/allPairs`` (ccxt's load_markets asks with
     keys set): no margin trading here."""
     return []
 
 
-def account_status(api: Api, req: Request) -> Any:
+def account_status(api: Venue, req: Request) -> Any:
     """``GET /sapi/v1/account/status``."""
     return {"data": "Normal"}
 
 
-def api_restrictions(api: Api, req: Request) -> Any:
+def api_restrictions(api: Venue, req: Request) -> Any:
     """``GET /sapi/v1/account/apiRestrictions``: spot trading only."""
     return {
         "ipRestrict": True,

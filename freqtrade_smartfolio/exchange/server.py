@@ -2,7 +2,7 @@
 
 Public endpoints live in :data:`ROUTES` (``path -> Route``), signed ones in :data:`PRIVATE_ROUTES`
 (``(method, path) -> Route``, see :mod:`.private`): they are served once an account exists
-(:class:`~.account.AccountStore`) and authenticated like Binance's. ``/offline/*`` are the
+(:class:`~.persistence.AccountStore`) and authenticated like Binance's. ``/offline/*`` are the
 server's own control endpoints (clock, faults, accounts), answered to loopback clients only.
 Faults (:mod:`.faults`) are applied in :meth:`OfflineExchangeServer.answer`.
 """
@@ -15,14 +15,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 from freqtrade_smartfolio.exchange import private
-from freqtrade_smartfolio.exchange.account import Account, AccountStore, Credentials, parse_account_spec
+from freqtrade_smartfolio.exchange.accounts import Credentials, parse_account_spec
 from freqtrade_smartfolio.exchange.delisting import (
     Delisting,
     DelistSchedule,
@@ -39,6 +38,8 @@ from freqtrade_smartfolio.exchange.faults import (
 )
 from freqtrade_smartfolio.exchange.feed import CandleStore, Clock, Feed, FeedError, parse_time, timeframe_ms
 from freqtrade_smartfolio.exchange.markets import MarketRules
+from freqtrade_smartfolio.exchange.persistence import AccountStore
+from freqtrade_smartfolio.exchange.wire import ApiError, RawBody, Request, Route
 
 logger = logging.getLogger(__name__)
 
@@ -77,70 +78,6 @@ ORDER_TYPES = [
     "TAKE_PROFIT_LIMIT",
 ]
 MAX_BOOK_LEVELS = 100
-
-
-class ApiError(Exception):
-    """A Binance-style error answer: HTTP ``status`` with ``{"code": code, "msg": msg}``."""
-
-    def __init__(self, status: int, code: int, msg: str) -> None:
-        super().__init__(msg)
-        self.status, self.code, self.msg = status, code, msg
-
-
-@dataclass
-class Request:
-    """One parsed HTTP request (query values are the last given for each name; the query string wins
-    over the form body, as on Binance). ``raw_query`` and ``body`` are what the signature covers;
-    ``account`` is set once a signed request is authenticated."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str] = field(default_factory=dict)
-    body: bytes = b""
-    raw_query: str = ""
-    client: str = "127.0.0.1"
-    account: Account | None = None
-
-    def get(self, name: str, default: str | None = None) -> str | None:
-        return self.query.get(name, default)
-
-    def require(self, name: str) -> str:
-        value = self.query.get(name)
-        if value is None or value == "":
-            raise ApiError(
-                400, -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."
-            )
-        return value
-
-    def integer(self, name: str, default: int | None = None) -> int | None:
-        value = self.query.get(name)
-        if value is None or value == "":
-            return default
-        try:
-            return int(value)
-        except ValueError as err:
-            raise ApiError(
-                400, -1100, f"Illegal characters found in parameter '{name}'; legal range is '^[0-9]+$'."
-            ) from err
-
-
-Handler = Callable[["Api", Request], Any]
-
-
-@dataclass(frozen=True)
-class Route:
-    handler: Handler
-    methods: tuple[str, ...] = ("GET",)
-    signed: bool = False  # private endpoints: X-MBX-APIKEY + HMAC-SHA256 signature (see .private)
-
-
-@dataclass
-class RawBody:
-    """A non-JSON answer (e.g. a gateway's 502 page)."""
-
-    text: str
-    content_type: str = "text/html"
 
 
 def _fmt(value: float, decimals: int) -> str:
@@ -762,7 +699,7 @@ class OfflineExchange:
     :class:`~.account.Credentials`-less dicts with key/secret/balances) open the private API;
     ``state_file`` persists accounts, orders and trades across restarts. ``delistings``
     (``"SOL=2024-02-29T00:00[@ANNOUNCED]"`` specs or :class:`~.delisting.Delisting`) fill Binance's
-    delisting schedule. ``ex.accounts`` is the :class:`~.account.AccountStore`, ``ex.faults`` the
+    delisting schedule. ``ex.accounts`` is the :class:`~.persistence.AccountStore`, ``ex.faults`` the
     :class:`~.faults.FaultSet`, ``ex.delistings`` the :class:`~.delisting.DelistSchedule`.
     """
 
