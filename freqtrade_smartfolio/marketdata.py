@@ -88,7 +88,7 @@ def load_closes(
     for coin in coins:
         frame = load_candles(coin, timeframe, datadir).iloc[:-1]
         columns[coin.upper()] = frame.set_index("date")[field]
-    prices = pd.concat(columns, axis=1, join=join).sort_index()
+    prices = pd.concat(columns, axis=1, join=join, sort=True).sort_index()
     if start is not None:
         prices = prices[prices.index >= _utc(start)]
     if end is not None:
