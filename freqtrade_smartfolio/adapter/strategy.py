@@ -20,7 +20,6 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
 from freqtrade.enums import RunMode
 from freqtrade.exchange import timeframe_to_seconds
 from freqtrade.persistence import Trade
@@ -39,6 +38,7 @@ from freqtrade_smartfolio.adapter.market_watch import MarketWatch
 from freqtrade_smartfolio.adapter.markets import MarketAwareness
 from freqtrade_smartfolio.adapter.orders import InFlight, OrderTracking
 from freqtrade_smartfolio.adapter.prices import PriceBook
+from freqtrade_smartfolio.adapter.state import PortfolioView
 from freqtrade_smartfolio.adapter.status_columns import StatusColumns
 from freqtrade_smartfolio.adapter.trades import TradeView as TradeView  # re-exported (tests, benchmarks)
 from freqtrade_smartfolio.adapter.trades import protect_trade_cheaply, removed_coin_sales
@@ -54,7 +54,6 @@ from freqtrade_smartfolio.portfolio.lots import round_to_tick
 from freqtrade_smartfolio.portfolio.plan import (
     CoinRules,
     PlannedOrder,
-    PortfolioState,
     Trigger,
     plan_rebalance,
 )
@@ -70,6 +69,7 @@ class SmartPortfolio(
     CashAccounting,
     MarketAwareness,
     PortfolioExits,
+    PortfolioView,
     Triggers,
     SmartAllocation,
     StatusColumns,
@@ -143,7 +143,7 @@ class SmartPortfolio(
         # The plan time (close of the last closed candle) of the last scheduled rebalance.
         self.last_schedule_tick: datetime | None = None
         self.last_planned_candle: datetime | None = None
-        self._last_skip_message = ""
+        self._last_skip_message: str = ""
         self._skip_logged: tuple[str, datetime] | None = None
         # Which markets trade (listings, halts, delistings) and the cash the fills really left.
         self.watch = MarketWatch(self.pairs)
@@ -321,43 +321,6 @@ class SmartPortfolio(
         self.position_adjustment_enable = bool(self.pending)
 
     # ------------------------------------------------------------------ why, and what, to rebalance
-
-    def _portfolio_state(
-        self, candle: datetime, open_trades: dict[str, Any]
-    ) -> tuple[PortfolioState, np.ndarray] | None:
-        """Holdings and prices at the close of ``candle``, and which coins trade on it (a coin without
-        a candle is valued at its last close, or its entry price)."""
-        prices = np.empty(len(self.pairs))
-        tradable = np.zeros(len(self.pairs), dtype=bool)
-        for i, pair in enumerate(self.pairs):
-            if not self.is_backtest:
-                self.prices.store(pair, self.dp.get_pair_dataframe(pair, self.timeframe))
-            price = self.prices.close_at(pair, candle)
-            tradable[i] = price is not None and price > 0
-            if not tradable[i]:
-                price = self.prices.last_close(pair, candle)
-                if price is None and pair in open_trades:
-                    price = float(open_trades[pair].open_rate)
-            prices[i] = price or 0.0
-        if not tradable.any():
-            message = f"No closed {self.timeframe} candle at {candle} for any coin: not planning this candle."
-            if message != self._last_skip_message:
-                logger.info(message)
-                self._last_skip_message = message
-            return None
-        amounts = np.array([open_trades[p].amount if p in open_trades else 0.0 for p in self.pairs])
-        cash = self._cash(open_trades)
-        if not self.is_backtest:
-            # Count the orders still open as done (the planned state after them), so a new plan
-            # neither repeats them nor spends their cash twice; buys still wait for open sales.
-            for i, pair in enumerate(self.pairs):
-                trade = open_trades.get(pair)
-                if trade is not None and trade.has_open_orders:
-                    bought, _, sold = self._open_orders(trade)
-                    amounts[i] += bought - sold
-                    cash += sold * prices[i] * (1 - self.fee)
-        cash += self._proceeds_of_coins_to_sell(open_trades, candle)
-        return PortfolioState(self.targets.coins, amounts, prices, cash), tradable
 
     # ------------------------------------------------------------------ execution
     def custom_stake_amount(

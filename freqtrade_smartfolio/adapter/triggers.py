@@ -36,6 +36,7 @@ class Triggers:
     """The trigger and the schedule's clock."""
 
     last_schedule_tick: datetime | None
+    funded: Trigger | None
     _skip_logged: tuple[str, datetime] | None
 
     def _trigger(

@@ -67,7 +67,7 @@ def tradable_targets(targets: Targets, tradable: np.ndarray, values: np.ndarray,
         return targets
     total = float(total)
     frozen = np.where(tradable, 0.0, values / total) if total > 0 else np.zeros(len(targets.coins))
-    rest = 1.0 - float(frozen.sum())
+    rest = max(1.0 - float(frozen.sum()), 0.0)  # float noise when every coin held is frozen
     goal = targets.array
     trading = float(goal[tradable].sum())
     if trading <= 0:
