@@ -39,7 +39,7 @@ from tests.livebot import (
     out_of_band,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(360)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 START = {"BTC": 40, "ETH": 30, "SOL": 30}
 SHIFTED = {"BTC": 20, "ETH": 40, "SOL": 40}
@@ -103,7 +103,7 @@ def run_bot(
         )
 
     try:
-        bot.wait_for(f"{name}: every fault met and the portfolio in band", done, timeout=150)
+        bot.wait_for(f"{name}: every fault met and the portfolio in band", done, timeout=240)
         time.sleep(2)  # a couple more loops: nothing else may happen
         run.mismatches = book_mismatches(store, key, bot.db_path, COINS)
         run.out_of_band = out_of_band(store, key, targets, BAND, reserve=RESERVE)
