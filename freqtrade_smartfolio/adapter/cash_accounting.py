@@ -21,6 +21,19 @@ logger = logging.getLogger(__name__)
 LIVE_CASH_MARGIN_FEES = 2.0
 
 
+def open_buy_stakes(trades: Any, fee: float) -> float:
+    """Stake currency the open buy orders of ``trades`` hold (their unfilled part, fee included)."""
+    held = 0.0
+    for trade in trades:
+        if not trade.has_open_orders:
+            continue
+        for order in trade.open_orders:
+            if order.ft_order_side == trade.entry_side:
+                unfilled = float(order.safe_amount or 0.0) - float(order.safe_filled or 0.0)
+                held += max(unfilled, 0.0) * float(order.safe_price or 0.0) * (1 + fee)
+    return held
+
+
 class CashAccounting:
     """The cash a plan may count on and a buy may spend."""
 
@@ -50,7 +63,9 @@ class CashAccounting:
         if self.is_backtest:
             filled = self.filled_cash.cash(Trade.get_trades_proxy())
         else:  # closed trades (compaction makes one per coin every N orders) read once each
-            filled = self.filled_cash.cash_live(trades.values())
+            # less what open buys have committed: the fills do not show it yet, and a plan made while
+            # a first entry is still open must not spend it twice (a fresh-clone CI run caught it)
+            filled = self.filled_cash.cash_live(trades.values()) - open_buy_stakes(trades.values(), self.fee)
         cash = max(min(self._cash(trades), filled), 0.0)
         if not self.is_backtest:
             # Live fills are not the candle's: keep back two fees' worth of the cash for the fee a

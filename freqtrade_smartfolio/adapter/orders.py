@@ -119,7 +119,11 @@ class OrderTracking:
         if committed and not any(
             o.ft_order_side == trade.entry_side and not o.ft_is_open and o.safe_filled for o in trade.orders
         ):
-            committed = 0.0  # the first entry's stake is in trade.stake_amount from the start
+            # the first entry's stake may already sit in trade.stake_amount (set when the trade is
+            # created); once freqtrade recalculates an unfilled trade from its orders it is 0 again:
+            # count only what stake_amount does not hold, or a plan made while it is open counts the
+            # coins it buys and the cash that pays for them both (a fresh-clone CI run caught it)
+            committed = max(committed - float(trade.stake_amount or 0.0), 0.0)
         return bought, committed, sold
 
     def _note_unfilled_sales(self: SmartPortfolio, open_trades: dict[str, Any]) -> None:
