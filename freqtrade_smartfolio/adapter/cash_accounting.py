@@ -65,7 +65,9 @@ class CashAccounting:
         else:  # closed trades (compaction makes one per coin every N orders) read once each
             # less what open buys have committed: the fills do not show it yet, and a plan made while
             # a first entry is still open must not spend it twice (a fresh-clone CI run caught it)
-            filled = self.filled_cash.cash_live(trades.values()) - open_buy_stakes(trades.values(), self.fee)
+            filled = self.filled_cash.cash_live(trades.values())
+            if not self.config.get("dry_run", True):  # dry-run: _cash takes them off the free stake
+                filled -= open_buy_stakes(trades.values(), self.fee)
         cash = max(min(self._cash(trades), filled), 0.0)
         if not self.is_backtest:
             # Live fills are not the candle's: keep back two fees' worth of the cash for the fee a
