@@ -125,7 +125,12 @@ class DbOrder:
 
 def _read(db: Path, query: str) -> list[tuple[Any, ...]]:
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10) as con:
-        return con.execute(query).fetchall()
+        try:
+            return con.execute(query).fetchall()
+        except sqlite3.OperationalError as err:
+            if "no such table" in str(err):
+                return []  # freqtrade has not created its tables yet (a loaded machine starts it slowly)
+            raise
 
 
 def db_trades(db: Path) -> dict[str, dict[str, float]]:
