@@ -25,15 +25,20 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 COINS = ("BTC", "ETH", "SOL", "XRP", "DOGE", "LINK", "AVAX", "LTC", "UNI", "AAVE")
 
 
-@pytest.fixture(scope="module")
-def run(require_data, tmp_path_factory):
+def _long_run(require_data, tmp_path_factory, name: str, **fields):
+    """A long run of the 10 coins from 2024-03-04 at a data day per wall minute, 0.5 pp band."""
     datadir = require_data([f"{coin}_USDT-5m.feather" for coin in COINS])
     settings = long_run.LongRunSettings(
-        days=2, coins=COINS, speed=1440, start="2024-03-04T00:00", threshold=0.5, sample_secs=2
+        coins=COINS, speed=1440, start="2024-03-04T00:00", threshold=0.5, sample_secs=2, **fields
     )
-    result = long_run.run_long(settings, tmp_path_factory.mktemp("long_run"), datadir=datadir)
+    result = long_run.run_long(settings, tmp_path_factory.mktemp(name), datadir=datadir)
     print(long_run.format_summary(result, long_run.machine_info()))
     return result
+
+
+@pytest.fixture(scope="module")
+def run(require_data, tmp_path_factory):
+    return _long_run(require_data, tmp_path_factory, "long_run", days=2)
 
 
 def test_the_bot_ran_cleanly_and_rebalanced(run):
@@ -60,20 +65,9 @@ def test_memory_stays_flat(run):
 
 @pytest.fixture(scope="module")
 def seeded(require_data, tmp_path_factory):
-    datadir = require_data([f"{coin}_USDT-5m.feather" for coin in COINS])
-    settings = long_run.LongRunSettings(
-        days=0.5,
-        coins=COINS,
-        speed=1440,
-        start="2024-03-04T00:00",
-        threshold=0.5,
-        sample_secs=2,
-        seed_orders=600,
-        compact_after_orders=20,
+    return _long_run(
+        require_data, tmp_path_factory, "long_run_seeded", days=0.5, seed_orders=600, compact_after_orders=20
     )
-    result = long_run.run_long(settings, tmp_path_factory.mktemp("long_run_seeded"), datadir=datadir)
-    print(long_run.format_summary(result, long_run.machine_info()))
-    return result
 
 
 def test_seeded_history_is_compacted_on_the_first_loop_and_stays_small(seeded):
