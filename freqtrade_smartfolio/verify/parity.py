@@ -27,6 +27,7 @@ from freqtrade_smartfolio.adapter.records import (
     load_backtest_result,
     orders_from_trades,
 )
+from freqtrade_smartfolio.backtest import backtesting_args
 from freqtrade_smartfolio.config import exchange_min_order, parse_settings
 from freqtrade_smartfolio.exchange import OfflineExchange
 from freqtrade_smartfolio.exchange.markets import market_rules
@@ -179,21 +180,13 @@ def run_freqtrade(case: Case, datadir: Path, workdir: Path | None = None) -> Fre
         proc = subprocess.run(
             [
                 str(FREQTRADE),
-                "backtesting",
-                "-c",
-                str(path),
-                "--strategy-path",
-                os.environ.get("PARITY_STRATEGY_PATH", str(REPO / "user_data" / "strategies")),
-                "--datadir",
-                str(datadir),
-                "--userdir",
-                str(userdir),
-                "--timerange",
-                f"{case.start}-{case.end}",
-                "--export",
-                "trades",
-                "--cache",
-                "none",
+                *backtesting_args(
+                    path,
+                    userdir,
+                    datadir,
+                    f"{case.start}-{case.end}",
+                    os.environ.get("PARITY_STRATEGY_PATH", str(REPO / "user_data" / "strategies")),
+                ),
             ],
             capture_output=True,
             text=True,
