@@ -14,67 +14,13 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import engine_parity as parity
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 from _machine import machine
 
-from freqtrade_smartfolio.config import exchange_min_order, parse_settings
-from freqtrade_smartfolio.marketdata import find_data_dir, load_closes
-from freqtrade_smartfolio.portfolio.invariants import Rules, check
-
-
-def coins_of(datadir: Path) -> tuple[str, ...]:
-    return tuple(sorted(p.name.split("_")[0] for p in datadir.glob("*_USDT-1h.feather")))
-
-
-def seeded_case(seed: int, coins: tuple[str, ...]) -> parity.Case:
-    """One draw, fixed by ``seed``, as a case freqtrade can backtest."""
-    rng = np.random.default_rng(seed)
-    picked = [str(c) for c in rng.choice(coins, size=int(rng.integers(2, 7)), replace=False)]
-    cash = int(rng.choice([0, 0, 5, 10]))
-    raw = rng.integers(1, 20, size=len(picked)).astype(float)
-    shares = np.round(raw / raw.sum() * (100 - cash), 6)
-    shares[-1] = round(100 - cash - float(shares[:-1].sum()), 6)
-    portfolio = {coin: float(share) for coin, share in zip(picked, shares, strict=True)}
-    if cash:
-        portfolio["USDT"] = float(cash)
-    start = pd.Timestamp("2023-12-20") + pd.Timedelta(days=int(rng.integers(0, 200)))
-    end = start + pd.Timedelta(days=int(rng.integers(20, 60)))
-    threshold = round(float(rng.uniform(1, 8)), 2)
-    rebalance = (
-        {"mode": "proportional", "threshold": threshold, "band": str(rng.choice(["absolute", "relative"]))}
-        if rng.random() < 0.6
-        else {"mode": "both", "threshold": threshold, "interval": str(rng.choice(["4h", "1d", "1w"]))}
-    )
-    return parity.Case(
-        f"seed {seed}: {portfolio}, {rebalance}",
-        portfolio,
-        rebalance,
-        "1h",
-        f"{start:%Y%m%d}",
-        f"{end:%Y%m%d}",
-        investment=float(rng.choice([500.0, 2000.0])),
-    )
-
-
-def broken_invariants(case: parity.Case, orders: pd.DataFrame, datadir: Path) -> list[str]:
-    """The invariants freqtrade's own orders break on ``case`` (none expected)."""
-    start = pd.Timestamp(case.start, tz="UTC")
-    end = pd.Timestamp(case.end, tz="UTC") + pd.Timedelta(hours=1)
-    frames = {
-        field: load_closes(case.coins, "1h", start, end, datadir, field=field, join="outer")
-        for field in ("open", "close")
-    }
-    settings = parse_settings({"stake_currency": "USDT", "smartfolio": case.smartfolio})
-    rule = settings.rebalance.rule
-    minimum = max(settings.min_trade, exchange_min_order(parity.MIN_NOTIONAL, None, 1.0))
-    rules = Rules(
-        settings.targets, rule.threshold, rule.relative, minimum, pd.Timedelta(hours=1), case.investment
-    )
-    return check(orders, frames["open"], frames["close"], rules)
+from freqtrade_smartfolio.marketdata import find_data_dir
+from freqtrade_smartfolio.verify import parity
+from freqtrade_smartfolio.verify.windows import broken_invariants, coins_of, seeded_case
 
 
 def main() -> None:

@@ -82,6 +82,29 @@ class BacktestRun:
         return float(self.result["backtest_run_end_ts"] - self.result["backtest_run_start_ts"])
 
 
+def backtesting_args(
+    config_path: Path, userdir: Path, datadir: Path, timerange: str, strategy_path: Path | str | None = None
+) -> list[str]:
+    """``freqtrade backtesting`` of ``config_path`` over ``timerange`` (YYYYMMDD-YYYYMMDD), exporting its
+    trades (user_data/backtest_results) and never reusing a cached result."""
+    return [
+        "backtesting",
+        "--config",
+        str(config_path),
+        "--userdir",
+        str(userdir),
+        *(["--strategy-path", str(strategy_path)] if strategy_path is not None else []),
+        "--datadir",
+        str(datadir),
+        "--timerange",
+        timerange,
+        "--export",
+        "trades",
+        "--cache",
+        "none",
+    ]
+
+
 def run_backtest(
     config: dict[str, Any],
     workdir: Path,
@@ -107,21 +130,7 @@ def run_backtest(
         sys.executable,
         "-m",
         "freqtrade",
-        "backtesting",
-        "--config",
-        str(config_path),
-        "--userdir",
-        str(userdir),
-        "--strategy-path",
-        str(strategy_path),
-        "--datadir",
-        str(datadir),
-        "--timerange",
-        timerange,
-        "--export",
-        "trades",
-        "--cache",
-        "none",
+        *backtesting_args(config_path, userdir, datadir, timerange, strategy_path),
         "--logfile",
         str(workdir / "freqtrade.log"),
         *(["--strategy", strategy] if strategy else []),

@@ -9,26 +9,63 @@ under tests/ because it is no user feature.
     bot.stop()        # SIGTERM: freqtrade cleans up and exits with 130
 
 Every start of one ``workdir`` shares its sqlite database, as a restarted deployment does; each
-``name`` gets its own config, log file and console output.
+``name`` gets its own config, log file and console output. Also here: the scenario several live tests
+share (:data:`START`, :func:`calm_exchange`, :func:`scenario_config`) and :class:`Hooks`, a webhook
+receiver (the dry-run tests use it too).
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import sqlite3
 import subprocess
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
+from freqtrade_smartfolio.exchange import OfflineExchange
 from freqtrade_smartfolio.exchange.accounts import Order
+from freqtrade_smartfolio.exchange.feed import Clock, parse_time
 from freqtrade_smartfolio.exchange.persistence import AccountStore
 from freqtrade_smartfolio.live.dryrun import freqtrade_trade_command, stop_process, write_config
 from freqtrade_smartfolio.portfolio.lots import floor_to_step
 
 T = TypeVar("T")
+
+# The scenario test_live_faults.py, test_live_restart.py and test_compaction_live.py share: a 40/30/30
+# portfolio of 3000 USDT in a 5-point band, shifted to 20/40/40 (and back), on 1h candles replayed at 60x
+# from a calm morning (no rebalance of its own within a test).
+START = {"BTC": 40, "ETH": 30, "SOL": 30}
+SHIFTED = {"BTC": 20, "ETH": 40, "SOL": 40}
+COINS = list(START)
+INVESTMENT = 3000
+BAND = 5.0  # the rebalance threshold, percentage points
+REPLAY_FROM = "2024-02-27T10:00"
+
+
+@contextlib.contextmanager
+def calm_exchange(
+    datadir: Path, account: str = f"::USDT={INVESTMENT}"
+) -> Iterator[tuple[OfflineExchange, str, str]]:
+    """The offline exchange replaying ``datadir`` from :data:`REPLAY_FROM` at 60x with one ``account``:
+    (exchange, its key, its secret)."""
+    clock = Clock(replay_from_ms=parse_time(REPLAY_FROM), speed=60)
+    with OfflineExchange(datadir, clock=clock, accounts=[account]) as exchange:
+        creds = exchange.credentials[0]
+        yield exchange, creds.key, creds.secret
+
+
+def scenario_config(
+    exchange: OfflineExchange, key: str, secret: str, targets: dict[str, float], **extra: Any
+) -> dict[str, Any]:
+    """:func:`live_config` of the scenario (its investment and band) at ``targets``."""
+    return live_config(exchange.url, key, secret, targets, INVESTMENT, BAND, extra=extra)
 
 
 class LiveBot:
@@ -258,3 +295,51 @@ def book_mismatches(store: AccountStore, key: str, db: Path, coins: list[str]) -
         if o.is_open
     ]
     return problems
+
+
+def settled(
+    exchange: OfflineExchange, key: str, bot: LiveBot, targets: dict[str, float], reserve: float = 0.0
+) -> bool:
+    """The scenario at rest: nothing open, freqtrade's book equal to the account, every weight within
+    :data:`BAND` of ``targets`` (the account less ``reserve`` USDT is the portfolio)."""
+    store = exchange.accounts
+    return (
+        not store.open_orders(key, None)
+        and not book_mismatches(store, key, bot.db_path, COINS)
+        and not out_of_band(store, key, targets, BAND, reserve=reserve)
+    )
+
+
+class Hooks(ThreadingHTTPServer):
+    """A webhook receiver on 127.0.0.1 that keeps every JSON body it gets."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(handler) -> None:
+                length = int(handler.headers.get("Content-Length", 0))
+                self.bodies.append(json.loads(handler.rfile.read(length) or b"{}"))
+                handler.send_response(200)
+                handler.end_headers()
+
+            def log_message(handler, *args) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/hook"
+
+    def webhook(self) -> dict[str, Any]:
+        """freqtrade's ``webhook`` section that posts every message, the strategy's as ``{"text": msg}``,
+        here."""
+        return {
+            "enabled": True,
+            "url": self.url,
+            "format": "json",
+            "allow_custom_messages": True,
+            "strategy_msg": {"text": "{msg}"},
+        }

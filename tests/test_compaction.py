@@ -9,7 +9,6 @@ import types
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from freqtrade.enums import TradingMode
 from freqtrade.persistence import Order, Trade, init_db
 from sqlalchemy import select
 
@@ -18,6 +17,7 @@ from freqtrade_smartfolio.adapter.cash import FilledCash
 from freqtrade_smartfolio.adapter.strategy import SmartPortfolio
 from freqtrade_smartfolio.config import ConfigError, parse_settings
 from freqtrade_smartfolio.live.records import group_rebalances, orders_from_db
+from freqtrade_smartfolio.verify.longrun.seed import closed_order, open_trade
 
 FEE = 0.001
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -32,69 +32,20 @@ def db(tmp_path):
     Trade.session.remove()
 
 
-def _order(pair: str, n: int, side: str, amount: float, price: float, when: datetime, tag: str) -> Order:
-    stamp = int(when.timestamp() * 1000)
-    order = Order.parse_from_ccxt_object(
-        {
-            "id": f"{pair}-{n}",
-            "symbol": pair,
-            "status": "closed",
-            "type": "market",
-            "side": side,
-            "price": price,
-            "average": price,
-            "amount": amount,
-            "filled": amount,
-            "remaining": 0.0,
-            "cost": amount * price,
-            "timestamp": stamp,
-            "lastTradeTimestamp": stamp,
-        },
-        pair,
-        side,
-    )
-    order.ft_order_tag = tag
-    return order
-
-
 def make_trade(coin: str, price: float, orders: int, *, step: float = 0.0001, drift: float = 0.01) -> Trade:
     """An open trade: an initial buy, then alternating sales and buys of ~5% at drifting prices."""
     pair = f"{coin}/USDT"
     amount = round(1000 / price, 4)
-    trade = Trade(
-        pair=pair,
-        base_currency=coin,
-        stake_currency="USDT",
-        stake_amount=amount * price,
-        amount=0,
-        is_open=True,
-        amount_requested=amount,
-        fee_open=FEE,
-        fee_close=FEE,
-        fee_open_currency="USDT",
-        open_rate=price,
-        open_rate_requested=price,
-        open_date=START,
-        exchange="binance",
-        strategy="SmartPortfolio",
-        enter_tag="initial allocation",
-        timeframe=1,
-        leverage=1.0,
-        is_short=False,
-        trading_mode=TradingMode.SPOT,
-        amount_precision=step,
-        price_precision=0.01,
-        precision_mode=4,
-        precision_mode_price=4,
-        contract_size=1.0,
-    )
-    trade.orders.append(_order(pair, 0, "buy", amount, price, START, "initial allocation"))
+    trade = open_trade(coin, amount, price, START, step=step, tick=0.01, fee=FEE, fee_close_currency=None)
+    trade.orders.append(closed_order(pair, f"{pair}-0", "buy", amount, price, START, "initial allocation"))
     for i in range(1, orders):
         side = "sell" if i % 2 else "buy"
         fill = round(price * (1 + drift * ((i % 7) - 3)), 2)
         size = round(amount * 0.05, 4)
         tag = f"{'schedule: every 1d' if i == orders - 1 else 'threshold: drift'} | {side} {coin}"
-        trade.orders.append(_order(pair, i, side, size, fill, START + timedelta(minutes=i), tag))
+        trade.orders.append(
+            closed_order(pair, f"{pair}-{i}", side, size, fill, START + timedelta(minutes=i), tag)
+        )
     trade.recalc_trade_from_orders()
     Trade.session.add(trade)
     return trade
@@ -167,8 +118,14 @@ def test_compaction_repeats_as_the_successor_fills_up_and_the_books_stay(db):
         for n, side in enumerate(("sell", "buy", "sell", "buy", "sell")):
             when = START + timedelta(days=day, minutes=n + 1)
             trade.orders.append(
-                _order(
-                    "BTC/USDT", 100 * day + n, side, 0.0005, 60000.0 + 1000 * day + n, when, "threshold: x"
+                closed_order(
+                    "BTC/USDT",
+                    f"BTC/USDT-{100 * day + n}",
+                    side,
+                    0.0005,
+                    60000.0 + 1000 * day + n,
+                    when,
+                    "threshold: x",
                 )
             )
         trade.recalc_trade_from_orders()
@@ -194,7 +151,9 @@ def test_a_fee_taken_in_the_coin_leaves_the_same_fraction_of_a_lot_after_compact
     fills = [("buy", 0.02125), ("sell", 0.01061), ("buy", 0.01052), ("sell", 0.01052), ("buy", 0.01056)]
     trade.orders.clear()
     for n, (side, size) in enumerate(fills[:4]):
-        order = _order("BTC/USDT", n, side, size, 60000.0, START + timedelta(minutes=n), "threshold: x")
+        order = closed_order(
+            "BTC/USDT", f"BTC/USDT-{n}", side, size, 60000.0, START + timedelta(minutes=n), "threshold: x"
+        )
         order.ft_fee_base = size * FEE if side == "buy" else None
         trade.orders.append(order)
     trade.recalc_trade_from_orders()
@@ -203,7 +162,9 @@ def test_a_fee_taken_in_the_coin_leaves_the_same_fraction_of_a_lot_after_compact
     ((_, new),) = compaction.compact_trades(2, lambda pair: 60000.0, START + timedelta(hours=1))
     assert new.amount == before
     side, size = fills[4]
-    order = _order("BTC/USDT", 9, side, size, 60000.0, START + timedelta(hours=2), "threshold: x")
+    order = closed_order(
+        "BTC/USDT", "BTC/USDT-9", side, size, 60000.0, START + timedelta(hours=2), "threshold: x"
+    )
     order.ft_fee_base = size * FEE
     new.orders.append(order)
     new.recalc_trade_from_orders()
@@ -213,7 +174,7 @@ def test_a_fee_taken_in_the_coin_leaves_the_same_fraction_of_a_lot_after_compact
 
 def test_a_trade_with_an_open_order_skipped_pair_or_no_price_waits(db):
     busy = make_trade("BTC", 60000.0, 12)
-    open_order = _order("BTC/USDT", 99, "sell", 0.001, 60000.0, START, "threshold: x")
+    open_order = closed_order("BTC/USDT", "BTC/USDT-99", "sell", 0.001, 60000.0, START, "threshold: x")
     open_order.ft_is_open, open_order.status = True, "open"
     busy.orders.append(open_order)
     make_trade("ETH", 3000.0, 12)

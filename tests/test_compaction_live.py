@@ -25,25 +25,19 @@ from typing import Any
 import pytest
 
 from freqtrade_smartfolio.adapter.compaction import COMPACTION_TAG, HOLD_ENV
-from freqtrade_smartfolio.exchange import OfflineExchange
-from freqtrade_smartfolio.exchange.feed import Clock, parse_time
 from freqtrade_smartfolio.live.records import orders_from_db
+from tests import livebot
 from tests.livebot import (
     LiveBot,
     book_mismatches,
+    calm_exchange,
     exchange_orders,
-    live_config,
-    out_of_band,
+    scenario_config,
+    settled,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
-START = {"BTC": 40, "ETH": 30, "SOL": 30}
-SHIFTED = {"BTC": 20, "ETH": 40, "SOL": 40}
-COINS = list(START)
-INVESTMENT = 3000
-BAND = 5.0
-REPLAY_FROM = "2024-02-27T10:00"  # a calm morning: no rebalance of its own within the test
 LIMIT = 2
 
 
@@ -60,18 +54,9 @@ def trades(db: Path) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
-def settled(exchange: OfflineExchange, key: str, bot: LiveBot, targets: dict[str, float]) -> bool:
-    store = exchange.accounts
-    return (
-        not store.open_orders(key, None)
-        and not book_mismatches(store, key, bot.db_path, COINS)
-        and not out_of_band(store, key, targets, BAND)
-    )
-
-
 def rebalance(exchange, workdir, key, secret, name, targets) -> None:
     """A run with compaction off until the portfolio is at ``targets``, then a kill while idle."""
-    config = live_config(exchange.url, key, secret, targets, INVESTMENT, BAND)
+    config = scenario_config(exchange, key, secret, targets)
     config["smartfolio"]["compact_after_orders"] = False
     bot = LiveBot(config, workdir, name).start()
     try:
@@ -84,14 +69,14 @@ def rebalance(exchange, workdir, key, secret, name, targets) -> None:
 def compacted(db: Path) -> bool:
     """Every open trade compacted at least once (the last closed trade of its pair is a compaction)."""
     done = {t["pair"] for t in trades(db) if not t["is_open"] and t["exit_reason"] == COMPACTION_TAG}
-    return all(f"{c}/USDT" in done for c in COINS)
+    return all(f"{c}/USDT" in done for c in livebot.COINS)
 
 
 def kill_at(exchange, workdir, key, secret, point: str) -> dict[str, Any]:
     store = exchange.accounts
     before = trades(workdir / "tradesv3.sqlite")
     orders_before = len(exchange_orders(store, key))
-    config = live_config(exchange.url, key, secret, START, INVESTMENT, BAND)
+    config = scenario_config(exchange, key, secret, livebot.START)
     config["smartfolio"]["compact_after_orders"] = LIMIT
     os.environ[HOLD_ENV] = point
     try:
@@ -107,10 +92,10 @@ def kill_at(exchange, workdir, key, secret, point: str) -> dict[str, Any]:
     try:
         restarted.wait_for("the restarted bot's first loop", restarted.looped, timeout=60)
         restarted.wait_for("the compaction", lambda: compacted(restarted.db_path), timeout=90)
-        restarted.wait_for("in band", lambda: settled(exchange, key, restarted, START), timeout=60)
+        restarted.wait_for("in band", lambda: settled(exchange, key, restarted, livebot.START), timeout=60)
         time.sleep(3)  # a few more loops: nothing else may happen
         after = trades(restarted.db_path)
-        mismatches = book_mismatches(store, key, restarted.db_path, COINS)
+        mismatches = book_mismatches(store, key, restarted.db_path, livebot.COINS)
         orders_after = len(exchange_orders(store, key))
     finally:
         restarted.kill()
@@ -128,17 +113,14 @@ def kill_at(exchange, workdir, key, secret, point: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def kills(require_data, tmp_path_factory):
-    datadir = require_data([f"{coin}_USDT-1h.feather" for coin in COINS])
+    datadir = require_data([f"{coin}_USDT-1h.feather" for coin in livebot.COINS])
     workdir = tmp_path_factory.mktemp("compaction-live")
-    clock = Clock(replay_from_ms=parse_time(REPLAY_FROM), speed=60)
     results = {}
-    with OfflineExchange(datadir, clock=clock, accounts=[f"::USDT={INVESTMENT}"]) as exchange:
-        creds = exchange.credentials[0]
-        key, secret = creds.key, creds.secret
+    with calm_exchange(datadir) as (exchange, key, secret):
         for point in ("prepared", "committed"):
-            rebalance(exchange, workdir, key, secret, f"{point}-start", START)
-            rebalance(exchange, workdir, key, secret, f"{point}-shift", SHIFTED)
-            rebalance(exchange, workdir, key, secret, f"{point}-back", START)
+            rebalance(exchange, workdir, key, secret, f"{point}-start", livebot.START)
+            rebalance(exchange, workdir, key, secret, f"{point}-shift", livebot.SHIFTED)
+            rebalance(exchange, workdir, key, secret, f"{point}-back", livebot.START)
             results[point] = kill_at(exchange, workdir, key, secret, point)
         records = orders_from_db(workdir / "tradesv3.sqlite")
         every_order = exchange_orders(exchange.accounts, key)
@@ -170,7 +152,9 @@ def test_no_duplicate_no_lost_position_db_equal_to_the_account(kills, point):
     assert run["new_exchange_orders"] == 0, "a compaction places no exchange order"
     after = run["after"]
     open_now = [t for t in after if t["is_open"]]
-    assert sorted(t["pair"] for t in open_now) == sorted(f"{c}/USDT" for c in COINS)  # one trade per coin
+    assert sorted(t["pair"] for t in open_now) == sorted(
+        f"{c}/USDT" for c in livebot.COINS
+    )  # one trade per coin
     # each trade held at the kill was compacted exactly once: one closing and one opening order each
     held = [t for t in run["before"] if t["is_open"]]
     for old in held:
@@ -189,7 +173,7 @@ def test_every_filled_order_is_recorded_once(kills):
     filled = [o for o in orders if float(o.executed_qty) > 0]
     assert len(records) == len(filled)
     assert (records["tag"] != COMPACTION_TAG).all()
-    for coin in COINS:
+    for coin in livebot.COINS:
         for side in ("BUY", "SELL"):
             expected = sorted(float(o.executed_qty) for o in filled if o.coin == coin and o.side == side)
             got = records[(records.coin == coin) & (records.side == side.lower())]

@@ -30,8 +30,7 @@ from freqtrade_smartfolio.live.connect import connection_from_config
 from freqtrade_smartfolio.live.dryrun import free_port
 from freqtrade_smartfolio.live.status import market_notes, portfolio_status
 from freqtrade_smartfolio.portfolio.targets import Targets, tradable_targets
-from tests.livebot import LiveBot, book_mismatches, db_trades, exchange_orders, weights
-from tests.test_dry_run import Hooks
+from tests.livebot import Hooks, LiveBot, book_mismatches, db_trades, exchange_orders, weights
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -61,13 +60,7 @@ def bot_config(
         api_server=True,
         extra={
             "internals": {"process_throttle_secs": 1, "heartbeat_interval": 5},
-            "webhook": {
-                "enabled": True,
-                "url": hooks.url,
-                "format": "json",
-                "allow_custom_messages": True,
-                "strategy_msg": {"text": "{msg}"},
-            },
+            "webhook": hooks.webhook(),
         },
     )
     config["api_server"]["listen_port"] = free_port()
@@ -101,6 +94,22 @@ def status_of(bot: LiveBot) -> tuple[dict[str, str], Any]:
     return market_notes(client), portfolio_status(client)
 
 
+def outcome(
+    exchange: OfflineExchange, creds: Credentials, bot: LiveBot, coins: list[str], hooks: list[dict]
+) -> dict[str, Any]:
+    """What a run ended with: the bot's notes and status, the account's orders and balances, the book
+    against the bot's database and the texts of the webhook ``hooks`` it sent."""
+    notes, status = status_of(bot)
+    return {
+        "orders": exchange_orders(exchange.accounts, creds.key),
+        "balances": exchange.accounts.balances(creds.key),
+        "mismatches": book_mismatches(exchange.accounts, creds.key, bot.db_path, coins),
+        "notes": notes,
+        "status": status,
+        "hooks": [b.get("text", "") for b in hooks],
+    }
+
+
 def run_delisting(datadir: Path, workdir: Path) -> dict[str, Any]:
     hooks = Hooks()
     clock = Clock(replay_from_ms=parse_time(START), speed=60)
@@ -125,18 +134,12 @@ def run_delisting(datadir: Path, workdir: Path) -> dict[str, Any]:
 
             bot.wait_for("SOL's sale and the rebalance", sold, timeout=90)
             time.sleep(4)  # a few more loops: nothing else may happen
-            notes, status = status_of(bot)
             result = {
                 "allocated": allocated,
-                "orders": exchange_orders(exchange.accounts, creds.key, since_id=0),
                 "first_orders": first_orders,
-                "balances": exchange.accounts.balances(creds.key),
+                **outcome(exchange, creds, bot, DELISTED_COINS, hooks.bodies[sent_before:]),
                 "weights": weights(exchange.accounts, creds.key, DELISTED_COINS),
                 "sol_step": exchange.accounts.rules("SOL").step_size,
-                "mismatches": book_mismatches(exchange.accounts, creds.key, bot.db_path, DELISTED_COINS),
-                "notes": notes,
-                "status": status,
-                "hooks": [b.get("text", "") for b in hooks.bodies[sent_before:]],
             }
         finally:
             code = bot.stop()
@@ -190,18 +193,11 @@ def run_halted(shared: Path, workdir: Path) -> dict[str, Any]:
 
             bot.wait_for("the rebalance of BTC and DOGE", rebalanced, timeout=90)
             time.sleep(4)
-            notes, status = status_of(bot)
-            prices = {coin: exchange.feed.price(coin) for coin in HALTED}
             result = {
                 "allocated": allocated,
-                "orders": exchange_orders(exchange.accounts, creds.key),
                 "first_orders": first_orders,
-                "balances": exchange.accounts.balances(creds.key),
-                "prices": prices,
-                "mismatches": book_mismatches(exchange.accounts, creds.key, bot.db_path, list(HALTED)),
-                "notes": notes,
-                "status": status,
-                "hooks": [b.get("text", "") for b in hooks.bodies[sent_before:]],
+                **outcome(exchange, creds, bot, list(HALTED), hooks.bodies[sent_before:]),
+                "prices": {coin: exchange.feed.price(coin) for coin in HALTED},
             }
         finally:
             code = bot.stop()

@@ -12,11 +12,8 @@ one, about two minutes in all.
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -26,6 +23,7 @@ from freqtrade_smartfolio.freqtrade_config import build_config
 from freqtrade_smartfolio.live.dryrun import DryRunBot
 from freqtrade_smartfolio.live.records import api_trades, group_rebalances, orders_from_api, orders_from_db
 from freqtrade_smartfolio.live.status import portfolio_status
+from tests.livebot import Hooks
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -36,30 +34,6 @@ THRESHOLD = 1.5
 INTERVAL_MINUTES = 3
 JUMP_HOUR = "2024-02-28T16:00"  # DOGE +18.5% in this 1h candle
 STARTUP_MARGIN_S = 45  # freqtrade reaches its first loop ~15 s after launch; 30 s to spare
-
-
-class Hooks(ThreadingHTTPServer):
-    """A webhook receiver on 127.0.0.1 that keeps every JSON body it gets."""
-
-    def __init__(self) -> None:
-        self.bodies: list[dict] = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(handler) -> None:
-                length = int(handler.headers.get("Content-Length", 0))
-                self.bodies.append(json.loads(handler.rfile.read(length) or b"{}"))
-                handler.send_response(200)
-                handler.end_headers()
-
-            def log_message(handler, *args) -> None:
-                pass
-
-        super().__init__(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/hook"
 
 
 def replay_clock() -> Clock:
@@ -100,13 +74,7 @@ def live(require_data, tmp_path_factory):
             api_server=True,
             extra={
                 "internals": {"process_throttle_secs": 1},
-                "webhook": {
-                    "enabled": True,
-                    "url": hooks.url,
-                    "format": "json",
-                    "allow_custom_messages": True,
-                    "strategy_msg": {"text": "{msg}"},
-                },
+                "webhook": hooks.webhook(),
             },
         )
         config["api_server"]["listen_port"] = 0

@@ -38,7 +38,7 @@ from freqtrade_smartfolio.freqtrade_config import build_config
 from freqtrade_smartfolio.live.dryrun import DryRunBot, write_config
 from freqtrade_smartfolio.live.records import api_trades
 from freqtrade_smartfolio.live.status import portfolio_status
-from tests.test_dry_run import Hooks
+from tests.livebot import Hooks
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -200,13 +200,7 @@ def runs(require_data, tmp_path_factory):
                 api_server=True,
                 extra={
                     "internals": {"process_throttle_secs": 1},
-                    "webhook": {
-                        "enabled": True,
-                        "url": case.hooks.url,
-                        "format": "json",
-                        "allow_custom_messages": True,
-                        "strategy_msg": {"text": "{msg}"},
-                    },
+                    "webhook": case.hooks.webhook(),
                 },
             )
             config["api_server"]["listen_port"] = 0

@@ -3,10 +3,7 @@ bit-exact parity with bt (when installed), and parity with a real ``freqtrade ba
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,17 +14,10 @@ from hypothesis import strategies as st
 from freqtrade_smartfolio.config import exchange_min_order
 from freqtrade_smartfolio.portfolio import engine as E
 from freqtrade_smartfolio.portfolio import stats
-from freqtrade_smartfolio.portfolio.plan import (
-    CoinRules,
-    PortfolioState,
-    RebalanceRule,
-    Trigger,
-    TriggerKind,
-    plan_rebalance,
-)
+from freqtrade_smartfolio.portfolio.plan import CoinRules, PortfolioState, RebalanceRule, TriggerKind
 from freqtrade_smartfolio.portfolio.targets import Targets
-
-REPO = Path(__file__).resolve().parent.parent
+from freqtrade_smartfolio.verify import parity
+from tests.engine_checks import assert_fast_plan_is_plan_rebalance
 
 
 def _market(closes: np.ndarray, opens: np.ndarray | None = None, tf_minutes: int = 60) -> E.Market:
@@ -137,21 +127,7 @@ def states(draw):
 @given(states(), st.sampled_from([TriggerKind.MANUAL, TriggerKind.COMPLETION]))
 def test_fast_plan_equals_plan_rebalance(case, kind):
     state, targets, rules, fee = case
-    plan = plan_rebalance(state, targets, rules, fee, Trigger(kind, ""))
-    sells, buys = E.fast_plan(
-        state.amounts,
-        state.prices,
-        state.cash,
-        targets.array,
-        targets.cash,
-        [r.min_order for r in rules],
-        [r.step for r in rules],
-        fee,
-        buys_only=kind is TriggerKind.COMPLETION,
-    )
-    index = {c: i for i, c in enumerate(state.coins)}
-    assert [(index[o.coin], o.amount, o.value) for o in plan.sells] == sells
-    assert [(index[o.coin], o.amount, o.value) for o in plan.buys] == buys
+    assert_fast_plan_is_plan_rebalance(state, targets, rules, fee, kind)
 
 
 # ---------------------------------------------------------------- arithmetic by hand
@@ -317,18 +293,8 @@ def test_clean_mode_equals_bt_bar_for_bar(require_data):
 # ---------------------------------------------------------------- parity with freqtrade backtesting
 
 
-def _parity_module():
-    spec = importlib.util.spec_from_file_location("engine_parity", REPO / "benchmarks" / "engine_parity.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["engine_parity"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.slow
 def test_engine_equals_freqtrade_backtesting(require_data):
-    parity = _parity_module()
     case = parity.Case(
         "3 coins, 2% band or every 1w",
         {"BTC": 40, "ETH": 30, "SOL": 20, "USDT": 10},

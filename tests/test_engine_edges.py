@@ -4,28 +4,20 @@ strategy's defaults; and, on real windows, the engine against a real ``freqtrade
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
-import sys
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from freqtrade_smartfolio.portfolio import engine as E
-from freqtrade_smartfolio.portfolio.plan import (
-    CoinRules,
-    PortfolioState,
-    RebalanceRule,
-    Trigger,
-    TriggerKind,
-    plan_rebalance,
-)
+from freqtrade_smartfolio.portfolio.plan import CoinRules, PortfolioState, RebalanceRule, TriggerKind
 from freqtrade_smartfolio.portfolio.targets import Targets, tradable_targets
+from freqtrade_smartfolio.verify import parity
+from freqtrade_smartfolio.verify.cases import TICK_CHANGE
+from tests.engine_checks import assert_fast_plan_is_plan_rebalance
 
-REPO = Path(__file__).resolve().parent.parent
 HOUR = pd.Timedelta("1h")
 
 
@@ -172,15 +164,7 @@ def test_fast_plan_with_coins_that_do_not_trade_equals_plan_rebalance(seed):
         steer = tradable_targets(targets, tradable, state.values, state.total)
         rules = [CoinRules(float(rng.choice([0.0, 5.0])), float(rng.choice([0.0, 0.001])))] * 5
         for kind in (TriggerKind.THRESHOLD, TriggerKind.COMPLETION):
-            plan = plan_rebalance(state, steer, rules, 0.001, Trigger(kind, ""), tradable)
-            sells, buys = E.fast_plan(
-                amounts, prices, cash, steer.array, steer.cash,
-                [r.min_order for r in rules], [r.step for r in rules], 0.001,
-                buys_only=kind is TriggerKind.COMPLETION, tradable=tradable,
-            )  # fmt: skip
-            index = {c: i for i, c in enumerate(coins)}
-            assert [(index[o.coin], o.amount, o.value) for o in plan.sells] == sells
-            assert [(index[o.coin], o.amount, o.value) for o in plan.buys] == buys
+            sells, buys = assert_fast_plan_is_plan_rebalance(state, steer, rules, 0.001, kind, tradable)
             assert all(tradable[i] for i, _, _ in (*sells, *buys))
 
 
@@ -248,17 +232,6 @@ def test_a_due_schedule_comes_before_the_band_with_and_without_recording():
 # ---------------------------------------------------------------- real data, real freqtrade
 
 
-def _parity_module():
-    if "engine_parity" in sys.modules:
-        return sys.modules["engine_parity"]
-    spec = importlib.util.spec_from_file_location("engine_parity", REPO / "benchmarks" / "engine_parity.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["engine_parity"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_load_market_keeps_a_coin_listed_inside_the_window(require_data):
     datadir = require_data(["BTC_USDT-1h.feather", "ENA_USDT-1h.feather"])
     market = E.load_market(["BTC", "ENA"], "1h", "2024-03-25", "2024-04-10", datadir)
@@ -270,7 +243,7 @@ def test_load_market_keeps_a_coin_listed_inside_the_window(require_data):
     assert market.high is not None and market.low is not None
 
 
-def _edge_cases(parity):
+def _edge_cases():
     return {
         "listing": parity.Case(
             "BTC ETH ENA, ENA listed 2024-04-02",
@@ -289,15 +262,7 @@ def _edge_cases(parity):
             "20240501",
             cut={"SOL": "2024-04-15T12:00"},
         ),
-        "tick": parity.Case(
-            "BTC BNB across BNB's tick change",
-            {"BTC": 50, "BNB": 50},
-            {"mode": "proportional", "threshold": 1},
-            "1h",
-            "20241015",
-            "20241201",
-            investment=10000,
-        ),
+        "tick": TICK_CHANGE,
     }
 
 
@@ -305,8 +270,7 @@ def _edge_cases(parity):
 def edge_runs(require_data):
     """The three edge windows through freqtrade (in parallel) and the engine."""
     datadir = require_data([f"{c}_USDT-1h.feather" for c in ("BTC", "ETH", "ENA", "SOL", "BNB")])
-    parity = _parity_module()
-    cases = _edge_cases(parity)
+    cases = _edge_cases()
 
     def run(case):
         with parity.case_datadir(case, datadir) as data:

@@ -24,6 +24,7 @@ from freqtrade_smartfolio.portfolio.engine import ExchangeRules, load_market, si
 from freqtrade_smartfolio.portfolio.invariants import Rules, check
 from freqtrade_smartfolio.portfolio.plan import CoinRules, RebalanceRule
 from freqtrade_smartfolio.portfolio.targets import Targets
+from freqtrade_smartfolio.verify import parity, windows
 
 MIN_NOTIONAL = 5.0  # the offline exchange's min notional (Binance's for USDT pairs)
 MIN_TRADE = 5.0
@@ -32,7 +33,7 @@ FEE = 0.001
 
 @cache
 def universe(datadir: str) -> tuple[str, ...]:
-    return tuple(sorted(p.name.split("_")[0] for p in Path(datadir).glob("*_USDT-1h.feather")))
+    return windows.coins_of(Path(datadir))
 
 
 @st.composite
@@ -141,22 +142,7 @@ def test_seeded_random_draws_through_freqtrade_equal_the_engine(require_data, se
     """Random portfolios and windows (fixed by seed, benchmarks/random_windows.py runs 40 of them)
     through real freqtrade: the engine's final value within 1e-9, the same fill times, and the
     invariants hold on freqtrade's own orders."""
-    import importlib.util
-    import sys
-
-    from tests.test_engine_edges import REPO, _parity_module
-
-    _parity_module()  # registers benchmarks/engine_parity.py as engine_parity
-    if "random_windows" not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            "random_windows", REPO / "benchmarks" / "random_windows.py"
-        )
-        assert spec is not None and spec.loader is not None
-        sys.modules["random_windows"] = module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    windows = sys.modules["random_windows"]
     datadir = require_data(["BTC_USDT-1h.feather", "ENA_USDT-1h.feather"])
-    parity = windows.parity
     case = windows.seeded_case(seed, windows.coins_of(datadir))
     with parity.case_datadir(case, datadir) as data:
         ft = parity.run_freqtrade(case, data)

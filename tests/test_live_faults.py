@@ -29,26 +29,22 @@ import pytest
 from freqtrade_smartfolio.exchange import OfflineExchange
 from freqtrade_smartfolio.exchange.accounts import Order
 from freqtrade_smartfolio.exchange.faults import Fault
-from freqtrade_smartfolio.exchange.feed import Clock, parse_time
 from freqtrade_smartfolio.live.records import orders_from_db
+from tests import livebot
 from tests.livebot import (
     LiveBot,
     book_mismatches,
+    calm_exchange,
     exchange_orders,
-    live_config,
     out_of_band,
+    scenario_config,
+    settled,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
-START = {"BTC": 40, "ETH": 30, "SOL": 30}
-SHIFTED = {"BTC": 20, "ETH": 40, "SOL": 40}
-COINS = list(START)
-INVESTMENT = 3000
 RESERVE = 2000  # USDT on the account that is not the portfolio's
-BAND = 5.0
 CCXT_TIMEOUT_MS = 3000
-REPLAY_FROM = "2024-02-27T10:00"  # a calm morning: no rebalance of its own within the test
 
 
 @dataclass
@@ -67,7 +63,7 @@ class Run:
 
 
 def config(exchange: OfflineExchange, key: str, secret: str, targets: dict, **extra: Any) -> dict:
-    cfg = live_config(exchange.url, key, secret, targets, INVESTMENT, BAND, extra=extra)
+    cfg = scenario_config(exchange, key, secret, targets, **extra)
     for section in ("ccxt_config", "ccxt_async_config"):
         cfg["exchange"][section]["timeout"] = CCXT_TIMEOUT_MS  # ccxt's default is 10 s
     return cfg
@@ -95,18 +91,13 @@ def run_bot(
 
     def done() -> bool:
         run.min_cash = min(run.min_cash, store.balances(key).get("USDT", 0.0) - RESERVE)
-        return (
-            all(f.spent for f in faults.values())
-            and not store.open_orders(key, None)
-            and not book_mismatches(store, key, bot.db_path, COINS)
-            and not out_of_band(store, key, targets, BAND, reserve=RESERVE)
-        )
+        return all(f.spent for f in faults.values()) and settled(exchange, key, bot, targets, RESERVE)
 
     try:
         bot.wait_for(f"{name}: every fault met and the portfolio in band", done, timeout=240)
         time.sleep(2)  # a couple more loops: nothing else may happen
-        run.mismatches = book_mismatches(store, key, bot.db_path, COINS)
-        run.out_of_band = out_of_band(store, key, targets, BAND, reserve=RESERVE)
+        run.mismatches = book_mismatches(store, key, bot.db_path, livebot.COINS)
+        run.out_of_band = out_of_band(store, key, targets, livebot.BAND, reserve=RESERVE)
     finally:
         run.exit_code = bot.stop()
         for fault in faults.values():
@@ -120,14 +111,11 @@ def run_bot(
 
 @pytest.fixture(scope="module")
 def runs(require_data, tmp_path_factory):
-    datadir = require_data([f"{coin}_USDT-1h.feather" for coin in COINS])
+    datadir = require_data([f"{coin}_USDT-1h.feather" for coin in livebot.COINS])
     workdir = tmp_path_factory.mktemp("live-faults")
-    clock = Clock(replay_from_ms=parse_time(REPLAY_FROM), speed=60)
     started = time.monotonic()
-    account = f"::USDT={INVESTMENT + RESERVE},BNB=0.5"
-    with OfflineExchange(datadir, clock=clock, accounts=[account]) as exchange:
-        creds = exchange.credentials[0]
-        key, secret = creds.key, creds.secret
+    account = f"::USDT={livebot.INVESTMENT + RESERVE},BNB=0.5"
+    with calm_exchange(datadir, account) as (exchange, key, secret):
         order = "/api/v3/order"
         results = {
             "allocation": run_bot(
@@ -136,7 +124,7 @@ def runs(require_data, tmp_path_factory):
                 key,
                 secret,
                 "allocation",
-                START,
+                livebot.START,
                 {
                     "timeout": Fault("timeout", endpoint="/api/v3/account", delay=4, skip=2),
                     "server_error": Fault("server_error", endpoint="/api/v3/depth", count=2, skip=3),
@@ -153,7 +141,7 @@ def runs(require_data, tmp_path_factory):
             key,
             secret,
             "rejections",
-            SHIFTED,
+            livebot.SHIFTED,
             {
                 "lot_size": Fault("lot_size", side="SELL"),
                 "insufficient_balance": Fault("insufficient_balance", side="BUY", symbol="ETHUSDT"),
@@ -168,7 +156,7 @@ def runs(require_data, tmp_path_factory):
             key,
             secret,
             "unfilled",
-            START,
+            livebot.START,
             {
                 "never_fill": Fault("never_fill", side="SELL", symbol="ETHUSDT"),
                 "late": Fault("late", side="SELL", symbol="SOLUSDT", after_seconds=3),

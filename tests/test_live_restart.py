@@ -29,28 +29,24 @@ import pytest
 from freqtrade_smartfolio.exchange import OfflineExchange
 from freqtrade_smartfolio.exchange.accounts import Order
 from freqtrade_smartfolio.exchange.faults import Fault
-from freqtrade_smartfolio.exchange.feed import Clock, parse_time
 from freqtrade_smartfolio.live.records import orders_from_db
 from freqtrade_smartfolio.portfolio.lots import floor_to_step
+from tests import livebot
 from tests.livebot import (
     LiveBot,
     book_mismatches,
+    calm_exchange,
     db_orders,
     db_trades,
     exchange_orders,
-    live_config,
     out_of_band,
     release,
+    scenario_config,
+    settled,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
-START = {"BTC": 40, "ETH": 30, "SOL": 30}
-SHIFTED = {"BTC": 20, "ETH": 40, "SOL": 40}
-COINS = list(START)
-INVESTMENT = 3000
-BAND = 5.0  # the rebalance threshold, percentage points
-REPLAY_FROM = "2024-02-27T10:00"  # a calm morning: no rebalance of its own within the test
 PLAN_LINE = re.compile(r"Candle (\d{4}-\d\d-\d\d \d\d:\d\d): Rebalance \(([a-z]+):")
 OPEN_WINDOW_S = 4  # loops (one a second) the restarted bot spends with the order still open
 
@@ -82,16 +78,6 @@ def last_order_id(exchange: OfflineExchange, key: str) -> int:
     return orders[-1].order_id if orders else 0
 
 
-def settled(exchange: OfflineExchange, key: str, bot: LiveBot, targets: dict[str, float]) -> bool:
-    """Nothing open, freqtrade's book equal to the account, every weight in band."""
-    store = exchange.accounts
-    return (
-        not store.open_orders(key, None)
-        and not book_mismatches(store, key, bot.db_path, COINS)
-        and not out_of_band(store, key, targets, BAND)
-    )
-
-
 def run_scenario(
     exchange: OfflineExchange,
     workdir: Any,
@@ -106,7 +92,7 @@ def run_scenario(
     started = time.monotonic()
     scenario = Scenario(name, targets, last_order_id(exchange, key))
     fault = hold()
-    config = live_config(exchange.url, key, secret, targets, INVESTMENT, BAND)
+    config = scenario_config(exchange, key, secret, targets)
     bot = LiveBot(config, workdir, f"{name}-killed").start()
     try:
         bot.wait_for(
@@ -143,8 +129,8 @@ def run_scenario(
         time.sleep(2)  # a couple more loops: nothing else may happen
         scenario.orders = exchange_orders(store, key, scenario.first_order)
         scenario.tags = {int(o.order_id): o.tag for o in db_orders(restarted.db_path)}
-        scenario.mismatches = book_mismatches(store, key, restarted.db_path, COINS)
-        scenario.out_of_band = out_of_band(store, key, targets, BAND)
+        scenario.mismatches = book_mismatches(store, key, restarted.db_path, livebot.COINS)
+        scenario.out_of_band = out_of_band(store, key, targets, livebot.BAND)
     finally:
         restarted.kill()
     scenario.restart_log = restarted.log()
@@ -207,18 +193,17 @@ def one_buy_open(exchange: OfflineExchange, key: str, orders: list[Order], bot: 
 
 @pytest.fixture(scope="module")
 def restarts(require_data, tmp_path_factory):
-    datadir = require_data([f"{coin}_USDT-1h.feather" for coin in COINS])
+    datadir = require_data([f"{coin}_USDT-1h.feather" for coin in livebot.COINS])
     workdir = tmp_path_factory.mktemp("live-restart")
-    clock = Clock(replay_from_ms=parse_time(REPLAY_FROM), speed=60)
     started = time.monotonic()
-    with OfflineExchange(datadir, clock=clock, accounts=[f"::USDT={INVESTMENT}"]) as exchange:
-        creds = exchange.credentials[0]
-        key, secret = creds.key, creds.secret
+    with calm_exchange(datadir) as (exchange, key, secret):
         # The allocation, then a kill while idle.
-        config = live_config(exchange.url, key, secret, START, INVESTMENT, BAND)
+        config = scenario_config(exchange, key, secret, livebot.START)
         bot = LiveBot(config, workdir, "allocate").start()
         try:
-            bot.wait_for("the initial allocation", lambda: settled(exchange, key, bot, START), timeout=90)
+            bot.wait_for(
+                "the initial allocation", lambda: settled(exchange, key, bot, livebot.START), timeout=90
+            )
         finally:
             bot.kill()
         faults = exchange.faults
@@ -229,7 +214,7 @@ def restarts(require_data, tmp_path_factory):
                 key,
                 secret,
                 "sell_open",
-                SHIFTED,
+                livebot.SHIFTED,
                 lambda: faults.add("never_fill", side="SELL", count=1),
                 open_sale,
             )
@@ -241,7 +226,7 @@ def restarts(require_data, tmp_path_factory):
             key,
             secret,
             "sold_not_bought",
-            START,
+            livebot.START,
             lambda: faults.add(refuse),
             sold_buys_refused(refuse),
         )
@@ -251,7 +236,7 @@ def restarts(require_data, tmp_path_factory):
             key,
             secret,
             "buy_open",
-            SHIFTED,
+            livebot.SHIFTED,
             lambda: faults.add("never_fill", side="BUY", symbol="ETHUSDT", count=1),
             one_buy_open,
         )
@@ -292,7 +277,7 @@ def test_no_order_is_duplicated(restarts, name):
             assert run.tags[order.order_id].startswith("completion:"), (order, run.tags)
         first.setdefault((order.coin, order.side), order)
     assert {c for c, side in first if side == "SELL"} == SOLD[name]
-    assert {c for c, side in first if side == "BUY"} == set(COINS) - SOLD[name]
+    assert {c for c, side in first if side == "BUY"} == set(livebot.COINS) - SOLD[name]
 
 
 @pytest.mark.parametrize("name", SCENARIOS)
@@ -315,7 +300,7 @@ def test_every_filled_order_is_recorded_with_its_tag(restarts):
     records, orders = restarts["records"], restarts["orders"]
     filled = [o for o in orders if float(o.executed_qty) > 0]
     assert len(records) == len(filled) == 3 + sum(len(r.orders) for r in restarts["scenarios"].values())
-    for coin in COINS:
+    for coin in livebot.COINS:
         for side in ("BUY", "SELL"):
             expected = sorted(float(o.executed_qty) for o in filled if o.coin == coin and o.side == side)
             got = records[(records.coin == coin) & (records.side == side.lower())]

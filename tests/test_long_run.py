@@ -1,7 +1,7 @@
 """Long run, CI variant: two simulated days of real 5m candles on 10 coins (proportional, 0.5 pp band) through
 ``freqtrade trade --dry-run`` on the offline exchange, about two minutes of wall time. Loop time, CPU per loop
 and memory must stay flat while the trades gather orders. The full month is ``benchmarks/long_run.py``
-(docs/reliability.md, "Long run"); this test runs the same code.
+(docs/reliability.md, "Long run"); this test runs the same code (freqtrade_smartfolio/verify/longrun/).
 
 Pace: freqtrade's timeframe is 1m (its minimum) and the replay speed 1440, so each served 1m candle is one
 data day (288 real 5m candles) and the strategy checks once per wall minute; freqtrade loops every second.
@@ -16,37 +16,29 @@ a few orders, and the run stays flat. The full comparison (0, 10,000 and 50,000 
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
+
+from freqtrade_smartfolio.verify import longrun as long_run
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
-REPO = Path(__file__).resolve().parent.parent
 COINS = ("BTC", "ETH", "SOL", "XRP", "DOGE", "LINK", "AVAX", "LTC", "UNI", "AAVE")
 
 
-def _long_run_module():
-    spec = importlib.util.spec_from_file_location("long_run", REPO / "benchmarks" / "long_run.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["long_run"] = module
-    spec.loader.exec_module(module)
-    return module
+def _long_run(require_data, tmp_path_factory, name: str, **fields):
+    """A long run of the 10 coins from 2024-03-04 at a data day per wall minute, 0.5 pp band."""
+    datadir = require_data([f"{coin}_USDT-5m.feather" for coin in COINS])
+    settings = long_run.LongRunSettings(
+        coins=COINS, speed=1440, start="2024-03-04T00:00", threshold=0.5, sample_secs=2, **fields
+    )
+    result = long_run.run_long(settings, tmp_path_factory.mktemp(name), datadir=datadir)
+    print(long_run.format_summary(result, long_run.machine_info()))
+    return result
 
 
 @pytest.fixture(scope="module")
 def run(require_data, tmp_path_factory):
-    long_run = _long_run_module()
-    datadir = require_data([f"{coin}_USDT-5m.feather" for coin in COINS])
-    settings = long_run.LongRunSettings(
-        days=2, coins=COINS, speed=1440, start="2024-03-04T00:00", threshold=0.5, sample_secs=2
-    )
-    result = long_run.run_long(settings, tmp_path_factory.mktemp("long_run"), datadir=datadir)
-    print(long_run.format_summary(result, long_run.machine_info()))
-    return result
+    return _long_run(require_data, tmp_path_factory, "long_run", days=2)
 
 
 def test_the_bot_ran_cleanly_and_rebalanced(run):
@@ -73,21 +65,9 @@ def test_memory_stays_flat(run):
 
 @pytest.fixture(scope="module")
 def seeded(require_data, tmp_path_factory):
-    long_run = _long_run_module()
-    datadir = require_data([f"{coin}_USDT-5m.feather" for coin in COINS])
-    settings = long_run.LongRunSettings(
-        days=0.5,
-        coins=COINS,
-        speed=1440,
-        start="2024-03-04T00:00",
-        threshold=0.5,
-        sample_secs=2,
-        seed_orders=600,
-        compact_after_orders=20,
+    return _long_run(
+        require_data, tmp_path_factory, "long_run_seeded", days=0.5, seed_orders=600, compact_after_orders=20
     )
-    result = long_run.run_long(settings, tmp_path_factory.mktemp("long_run_seeded"), datadir=datadir)
-    print(long_run.format_summary(result, long_run.machine_info()))
-    return result
 
 
 def test_seeded_history_is_compacted_on_the_first_loop_and_stays_small(seeded):

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from freqtrade_smartfolio.backtest import backtesting_args
 from freqtrade_smartfolio.cli import main
 from freqtrade_smartfolio.commands.new import NewError, parse_coins, parse_weights
 from freqtrade_smartfolio.config import parse_settings
@@ -176,22 +177,7 @@ def test_freqtrade_backtests_the_written_config_as_is(tmp_path, require_data):
         )
         base = [sys.executable, "-m", "freqtrade"]
         done = subprocess.run(
-            [
-                *base,
-                "backtesting",
-                "--config",
-                str(out),
-                "--userdir",
-                str(userdir),
-                "--datadir",
-                str(datadir),
-                "--timerange",
-                "20240801-20240804",
-                "--export",
-                "trades",
-                "--cache",
-                "none",
-            ],
+            [*base, *backtesting_args(out, userdir, datadir, "20240801-20240804")],
             capture_output=True,
             text=True,
             cwd=tmp_path,

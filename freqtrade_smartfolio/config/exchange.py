@@ -15,6 +15,7 @@ from freqtrade_smartfolio.config.settings import (
     ConfigError,
     SmartfolioSettings,
 )
+from freqtrade_smartfolio.portfolio.lots import min_order_value
 from freqtrade_smartfolio.portfolio.targets import Targets
 
 # The package's logger name since it was one module: freqtrade's and the tests' log settings name it.
@@ -31,14 +32,7 @@ def exchange_min_order(min_cost: float | None, min_amount: float | None, price: 
     Mirrors freqtrade's ``Exchange.get_min_pair_stake_amount`` with its default 5% amount reserve and
     the -10% stoploss its backtester assumes for position adjustments (pinned by a test).
     """
-    margin_reserve = 1.05
-    stoploss_reserve = min(max(margin_reserve / (1 - 0.1), 1.0), 1.5)
-    limits = []
-    if min_cost:
-        limits.append(min_cost * stoploss_reserve)
-    if min_amount:
-        limits.append(min_amount * price * margin_reserve)
-    return max(limits) if limits else 0.0
+    return min_order_value(min_cost, min_amount, price, -0.1)
 
 
 def market_min_order(market: Mapping[str, Any], price: float, min_trade: float) -> float:

@@ -17,6 +17,24 @@ import numpy as np
 STAKE_NUDGE = 1e-9
 
 
+AMOUNT_RESERVE = 1.05  # freqtrade's default amount_reserve_percent (5%)
+
+
+def min_order_value(min_cost: float | None, min_amount: float | None, price: float, stoploss: float) -> float:
+    """The smallest stake freqtrade places on a market with these limits at ``price``: its
+    ``Exchange.get_min_pair_stake_amount`` with the default 5% amount reserve (the strategy's minimum
+    order, config.exchange_min_order, uses the -10% stoploss its backtester assumes for position
+    adjustments; the engine passes the stoploss of each kind of order)."""
+    stoploss_reserve = AMOUNT_RESERVE / (1 - abs(stoploss)) if abs(stoploss) != 1 else 1.5
+    stoploss_reserve = max(min(stoploss_reserve, 1.5), 1)
+    limits = []
+    if min_cost:
+        limits.append(min_cost * stoploss_reserve)
+    if min_amount:
+        limits.append(min_amount * price * AMOUNT_RESERVE)
+    return max(limits) if limits else 0.0
+
+
 def decimals_of(step: float) -> int:
     """Decimal places of a power-of-ten step such as 0.001 (0 for steps >= 1 or no step)."""
     if not step or step <= 0:

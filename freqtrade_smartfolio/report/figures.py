@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -93,6 +94,25 @@ def _x(index: pd.Index) -> np.ndarray:
 def _f4(values: pd.Series) -> np.ndarray:
     """Single precision for fractions (weights, drawdown): plenty for a chart, half the bytes."""
     return values.to_numpy(dtype=np.float32)
+
+
+def _line(
+    series: pd.Series, name: str, color: str, width: float, hover: str, fraction: bool = False, **more: Any
+) -> go.Scatter:
+    """``series`` as a line (``fraction``: in single precision; ``more``: further go.Scatter properties,
+    ``shape`` the line's)."""
+    line = {"color": color, "width": width}
+    if "shape" in more:
+        line["shape"] = more.pop("shape")
+    return go.Scatter(
+        mode="lines",
+        x=_x(series.index),
+        y=_f4(series) if fraction else series.to_numpy(),
+        name=name,
+        line=line,
+        hovertemplate=f"%{{x}}<br>{hover}<extra></extra>",
+        **more,
+    )
 
 
 def _kind(reason: str) -> str:
@@ -195,30 +215,10 @@ def overview_figure(history: PortfolioHistory, max_points: int = MAX_POINTS) -> 
     if history.hold_equity is not None:
         hold = thin(history.hold_equity, max_points, times)
         fig.add_trace(
-            go.Scatter(
-                mode="lines",
-                x=_x(hold.index),
-                y=hold.to_numpy(),
-                name="Buy and hold (same start)",
-                line={"color": HOLD_COLOR, "width": 1.5},
-                hovertemplate="%{x}<br>buy and hold %{y:,.2f}<extra></extra>",
-            ),
-            row=1,
-            col=1,
+            _line(hold, "Buy and hold (same start)", HOLD_COLOR, 1.5, "buy and hold %{y:,.2f}"), row=1, col=1
         )
     equity = thin(history.equity, max_points, times, troughs)
-    fig.add_trace(
-        go.Scatter(
-            mode="lines",
-            x=_x(equity.index),
-            y=equity.to_numpy(),
-            name="SmartPortfolio",
-            line={"color": STRATEGY_COLOR, "width": 2},
-            hovertemplate="%{x}<br>portfolio %{y:,.2f}<extra></extra>",
-        ),
-        row=1,
-        col=1,
-    )
+    fig.add_trace(_line(equity, "SmartPortfolio", STRATEGY_COLOR, 2, "portfolio %{y:,.2f}"), row=1, col=1)
     at = history.equity.reindex(pd.DatetimeIndex(times), method="ffill") if times else pd.Series(dtype=float)
     for kind, group in markers.groupby("kind", sort=False):
         fig.add_trace(
@@ -242,44 +242,38 @@ def overview_figure(history: PortfolioHistory, max_points: int = MAX_POINTS) -> 
     if history.hold_equity is not None:
         hold_dd = thin(stats.drawdown(history.hold_equity), max_points, times)
         fig.add_trace(
-            go.Scatter(
-                mode="lines",
-                x=_x(hold_dd.index),
-                y=_f4(hold_dd),
-                name="Buy and hold drawdown",
-                line={"color": HOLD_COLOR, "width": 1},
+            _line(
+                hold_dd,
+                "Buy and hold drawdown",
+                HOLD_COLOR,
+                1,
+                "buy and hold %{y:.2%}",
+                fraction=True,
                 showlegend=False,
-                hovertemplate="%{x}<br>buy and hold %{y:.2%}<extra></extra>",
             ),
             row=2,
             col=1,
         )
     dd = thin(drawdown, max_points, times, troughs)
     fig.add_trace(
-        go.Scatter(
-            mode="lines",
-            x=_x(dd.index),
-            y=_f4(dd),
-            name="Drawdown",
-            line={"color": STRATEGY_COLOR, "width": 1},
+        _line(
+            dd,
+            "Drawdown",
+            STRATEGY_COLOR,
+            1,
+            "drawdown %{y:.2%}",
+            fraction=True,
             fill="tozeroy",
             fillcolor="rgba(31,119,180,0.25)",
             showlegend=False,
-            hovertemplate="%{x}<br>drawdown %{y:.2%}<extra></extra>",
         ),
         row=2,
         col=1,
     )
     fees = history.cumulative_fees()
     fig.add_trace(
-        go.Scatter(
-            mode="lines",
-            x=_x(fees.index),
-            y=fees.to_numpy(),
-            name="Fees paid",
-            line={"color": "#d62728", "width": 1.5, "shape": "hv"},
-            showlegend=False,
-            hovertemplate=f"%{{x}}<br>fees paid %{{y:,.2f}} {stake}<extra></extra>",
+        _line(
+            fees, "Fees paid", "#d62728", 1.5, f"fees paid %{{y:,.2f}} {stake}", showlegend=False, shape="hv"
         ),
         row=3,
         col=1,
@@ -327,7 +321,6 @@ def weights_figure(history: PortfolioHistory, max_points: int = MAX_POINTS) -> g
     weights = thin(held, max_points, times)
     after = held.reindex(times, method="ffill") if len(times) else held.iloc[:0]
     before = held.iloc[np.clip(held.index.searchsorted(times, side="left") - 1, 0, None)]
-    x = _x(weights.index)
     for row, name in enumerate(names, start=1):
         color = COIN_COLORS[(row - 1) % len(COIN_COLORS)] if name != "cash" else "#444444"
         target = float(history.targets.get(name, math.nan))
@@ -357,16 +350,7 @@ def weights_figure(history: PortfolioHistory, max_points: int = MAX_POINTS) -> g
         pad = 0.05 * (high - low) or 0.01
         fig.update_yaxes(range=[max(low - pad, -0.005), high + pad], row=row, col=1)
         fig.add_trace(
-            go.Scatter(
-                mode="lines",
-                x=x,
-                y=_f4(weights[name]),
-                name=name,
-                line={"color": color, "width": 1.5},
-                hovertemplate=f"%{{x}}<br>{name} %{{y:.2%}}<extra></extra>",
-            ),
-            row=row,
-            col=1,
+            _line(weights[name], name, color, 1.5, f"{name} %{{y:.2%}}", fraction=True), row=row, col=1
         )
         if len(times) and not grouped:  # grouped windows: the overview's markers say enough
             text = [

@@ -12,11 +12,10 @@ from typing import Literal
 import numpy as np
 
 from freqtrade_smartfolio.portfolio.engine.market import Market
-from freqtrade_smartfolio.portfolio.lots import decimals_of, round_to_tick
+from freqtrade_smartfolio.portfolio.lots import decimals_of, min_order_value, round_to_tick
 from freqtrade_smartfolio.portfolio.plan import CoinRules
 
 Mode = Literal["freqtrade", "clean"]
-AMOUNT_RESERVE = 1.05  # freqtrade's default amount_reserve_percent (5%)
 SELL_NUDGE = 1e-9  # SmartPortfolio nudges a sale's stake up so float error cannot drop one lot
 BT_TOL = 1e-16  # bt.core.TOL
 
@@ -53,14 +52,7 @@ def on_grid(amount: float, step: float, decimals: int | None = None) -> float:
 
 def min_stake(rules: ExchangeRules, price: float, stoploss: float) -> float:
     """freqtrade's ``Exchange.get_min_pair_stake_amount`` (5% amount reserve) for a market."""
-    stoploss_reserve = AMOUNT_RESERVE / (1 - abs(stoploss)) if abs(stoploss) != 1 else 1.5
-    stoploss_reserve = max(min(stoploss_reserve, 1.5), 1)
-    limits = []
-    if rules.min_cost:
-        limits.append(rules.min_cost * stoploss_reserve)
-    if rules.min_amount:
-        limits.append(rules.min_amount * price * AMOUNT_RESERVE)
-    return max(limits) if limits else 0.0
+    return min_order_value(rules.min_cost, rules.min_amount, price, stoploss)
 
 
 def bt_quantity(amount: float, price: float, fee: float) -> float:
