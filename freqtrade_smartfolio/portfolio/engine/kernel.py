@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from freqtrade_smartfolio.portfolio.engine import compiled
 from freqtrade_smartfolio.portfolio.engine.market import NS_PER_MINUTE, Market
-from freqtrade_smartfolio.portfolio.engine.rules import bt_quantity, prepare_prices
+from freqtrade_smartfolio.portfolio.engine.rules import prepare_prices
 from freqtrade_smartfolio.portfolio.engine.settings import Settings
 from freqtrade_smartfolio.portfolio.lots import decimals_of
 from freqtrade_smartfolio.portfolio.plan import TriggerKind
@@ -204,63 +205,42 @@ class Kernel:
 
     # ------------------------------------------------------------ clean mode
     def run_clean(self, hold: bool = False) -> KernelOutput:
+        """Clean mode, compiled (:func:`compiled.clean_kernel`; docs/engine.md, "clean mode")."""
         n, fee, out, record = self.n, self.fee, self.out, self.record
-        last = len(self.dates) - 1
-        amounts = np.zeros(n)
-        held = [0.0] * n
-        cash = self.investment
-        last_tick: int | None = None
-        weights = self.targets.weights
-        both = self.width is not None and self.rule.interval_minutes is not None
-        r = 0
-        while r <= last:
-            if cash != self.investment or any(held):
-                if hold:
-                    break
-                r = self.scan(r, amounts, cash, last_tick, lag=0)
-                if r < 0:
-                    break
-                if self.width is None or (both and not self.out_of_band(r, r + 1, amounts, cash, 0)[0]):
-                    kind = TriggerKind.SCHEDULE
-                    last_tick = int(self.dates[r])
-                else:
-                    kind = TriggerKind.THRESHOLD
-            else:
-                kind = TriggerKind.INITIAL
-                last_tick = int(self.dates[r])
-            initial = kind == TriggerKind.INITIAL
-            prices = self.close_r[r].tolist()
-            # bt: value = capital + child values in order; weights from that value; base = value
-            values = [held[i] * prices[i] for i in range(n)]
-            base = cash
-            for v in values:
-                base += v
-            event = len(out.events)
-            for i in range(n):
-                p = prices[i]
-                amount = (weights[i] - (values[i] / base if base else 0.0)) * base
-                if amount == 0:
-                    continue
-                if self.bt_quantities:
-                    q = bt_quantity(amount, p, fee)
-                else:
-                    q = amount / (p * (1 + fee)) if amount > 0 else amount / (p * (1 - fee))
-                commission = abs(q) * p * fee
-                held[i] += q
-                cash -= q * p + commission
-                out.fees += commission
-                if not initial:
-                    out.traded_value += abs(q) * p
-                if record:
-                    out.fills.append((r, i, "buy" if q > 0 else "sell", abs(q), p, commission, event))
-            amounts = np.array(held)
-            if not initial:
-                out.rebalances += 1
-            if record:
-                out.events.append((r, kind.value, "" if initial else kind.value, False))
-            self._record_holdings(r, amounts, cash)
-            r += 1
-        gross = float(np.dot(amounts, self.close_r[last]))
+        rule = self.rule
+        interval_ns = compiled.schedule_ns(rule.interval_minutes)
+        close = np.ascontiguousarray(self.close_r, dtype=np.float64)
+        rows, kinds, held_after, cash_after, qty, traded, totals = compiled.clean_kernel(
+            close,
+            np.ascontiguousarray(self.dates, dtype=np.int64),
+            np.ascontiguousarray(self.goal, dtype=np.float64),
+            self.width is not None,
+            float(rule.threshold or 0.0),
+            bool(rule.relative),
+            self.targets.cash > 0,
+            interval_ns,
+            fee,
+            self.investment,
+            bool(self.bt_quantities),
+            hold,
+        )
+        out.fees, out.traded_value, out.rebalances = float(totals[0]), float(totals[1]), int(totals[2])
+        out.change_rows = rows.tolist()
+        out.amounts = list(held_after)
+        out.cash = cash_after.tolist()
+        if record:
+            names = (TriggerKind.INITIAL.value, TriggerKind.THRESHOLD.value, TriggerKind.SCHEDULE.value)
+            for event, (row, kind) in enumerate(zip(rows.tolist(), kinds.tolist(), strict=True)):
+                name = names[kind]
+                out.events.append((row, name, "" if kind == compiled.KIND_INITIAL else name, False))
+                prices = close[row]
+                for i in np.flatnonzero(traded[event]).tolist():
+                    q = float(qty[event, i])
+                    p = float(prices[i])
+                    out.fills.append((row, i, "buy" if q > 0 else "sell", abs(q), p, abs(q) * p * fee, event))
+        amounts = held_after[-1] if len(rows) else np.zeros(n)
+        cash = float(cash_after[-1]) if len(rows) else self.investment
+        gross = float(np.dot(amounts, close[-1]))
         out.fees += gross * fee
         out.final_value = cash + gross * (1 - fee)
         return out

@@ -8,14 +8,17 @@ worker receives the market once per chunk (joblib memory-maps the large arrays f
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import numba
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed, effective_n_jobs
 
 from freqtrade_smartfolio.portfolio import stats
+from freqtrade_smartfolio.portfolio.engine import compiled
 from freqtrade_smartfolio.portfolio.engine.api import _holdings_frame, run_settings
 from freqtrade_smartfolio.portfolio.engine.market import Market, PriceInput, as_market
 from freqtrade_smartfolio.portfolio.engine.rules import ExchangeRules, Mode, prepare_prices
@@ -24,6 +27,7 @@ from freqtrade_smartfolio.portfolio.plan import CoinRules, RebalanceRule
 from freqtrade_smartfolio.portfolio.targets import Targets
 
 CHUNKS_PER_JOB = 4  # a few tasks per worker even out parameter sets of unequal cost
+CLEAN_CHUNK = 256  # clean mode: equity curves held in memory at once
 
 
 def _summary(market: Market, settings: Settings, prepared: Mapping[str, np.ndarray]) -> dict[str, Any]:
@@ -75,7 +79,20 @@ def sweep(
     rule_list = [RebalanceRule(threshold=t, relative=relative, interval_minutes=i) for t, i in params]
     first = rule_list[0] if rule_list else RebalanceRule(threshold=0.5)
     base = Settings.resolve(market, targets, first, rules, fee, investment, exchange, mode)
-    prepared = prepare_prices(market, base.exchange, mode)
+    if mode == "clean" and backend is None and rule_list:
+        rows = _clean_sweep(market, base, rule_list, n_jobs)
+    else:
+        rows = _joblib_sweep(market, base, rule_list, n_jobs, backend)
+    frame = pd.DataFrame(rows)
+    frame.insert(0, "interval_minutes", [i for _, i in params])
+    frame.insert(0, "threshold", [t for t, _ in params])
+    return frame
+
+
+def _joblib_sweep(
+    market: Market, base: Settings, rule_list: list[RebalanceRule], n_jobs: int, backend: str | None
+) -> list[dict[str, Any]]:
+    prepared = prepare_prices(market, base.exchange, base.mode)
     if n_jobs == 1 or len(rule_list) <= 1:
         rows = _chunk(market, base, prepared, rule_list)
     else:
@@ -89,7 +106,47 @@ def sweep(
             for j, row in enumerate(part):
                 by_rule[k + j * count] = row
         rows = [by_rule[k] for k in range(len(rule_list))]
-    frame = pd.DataFrame(rows)
-    frame.insert(0, "interval_minutes", [i for _, i in params])
-    frame.insert(0, "threshold", [t for t, _ in params])
-    return frame
+    return rows
+
+
+def _clean_sweep(
+    market: Market, base: Settings, rule_list: list[RebalanceRule], n_jobs: int
+) -> list[dict[str, Any]]:
+    """Clean mode: every point through one compiled loop (numba ``prange`` over the points, ``n_jobs``
+    threads), the market shared in memory; the same figures as one :func:`simulate` per point."""
+    close = np.ascontiguousarray(market.close, dtype=np.float64)
+    dates = np.ascontiguousarray(market.dates, dtype=np.int64)
+    goal = np.append(base.targets.array, base.targets.cash)
+    thresholds = np.array([math.nan if r.threshold is None else r.threshold for r in rule_list])
+    intervals = np.array([compiled.schedule_ns(r.interval_minutes) for r in rule_list], dtype=np.int64)
+    threads = max(1, min(effective_n_jobs(n_jobs), numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
+    previous = numba.get_num_threads()
+    numba.set_num_threads(threads)
+    rows: list[dict[str, Any]] = []
+    try:
+        for lo in range(0, len(rule_list), CLEAN_CHUNK):  # bounded memory: CLEAN_CHUNK curves at a time
+            hi = min(lo + CLEAN_CHUNK, len(rule_list))
+            curves, fees, traded, rebalances, held, cash = compiled.clean_sweep(
+                close,
+                dates,
+                goal,
+                thresholds[lo:hi],
+                intervals[lo:hi],
+                bool(rule_list[0].relative),
+                base.targets.cash > 0,
+                base.fee,
+                base.investment,
+            )
+            for k in range(hi - lo):
+                gross = float(np.dot(held[k], close[-1]))  # Kernel.run_clean's final sale, same arithmetic
+                summary = stats.summarize(
+                    pd.Series(curves[k], index=market.index),
+                    fees=float(fees[k]) + gross * base.fee,
+                    rebalances=int(rebalances[k]),
+                    traded_value=float(traded[k]),
+                )
+                summary["final_value"] = float(cash[k]) + gross * (1 - base.fee)
+                rows.append(summary)
+    finally:
+        numba.set_num_threads(previous)
+    return rows
