@@ -1,4 +1,5 @@
-"""The compiled loops (numba ``@njit(cache=True)``): clean mode whole, and the trigger search.
+"""The compiled loops (numba ``@njit(cache=True)``): clean mode whole, its sweep, and freqtrade mode's
+trigger search.
 
 Every function here repeats, operation for operation and in the same order, the float arithmetic of
 the Python/numpy code it replaces (bt's order of summation, bt's quantity search, plan.py's band
@@ -76,6 +77,35 @@ def clean_out_of_band(
     if check_cash:
         return bool(abs(cash / total - goal[n]) > threshold)
     return False
+
+
+@njit(**_JIT)
+def band_scan(
+    close: np.ndarray,
+    lo: int,
+    hi: int,
+    lag: int,
+    amounts: np.ndarray,
+    cash: float,
+    goal: np.ndarray,
+    width: np.ndarray,
+) -> int:  # pragma: no cover - compiled
+    """freqtrade mode's trigger search: the first bar ``r`` in ``lo..hi-1`` whose weights at the close
+    of bar ``r - lag`` leave plan.out_of_band_reason's band (|weight - goal| - width > 1e-12, the
+    cash included; the coins' values summed left to right, then the cash), or -1."""
+    n = amounts.shape[0]
+    for r in range(lo, hi):
+        row = r - lag
+        total = 0.0
+        for i in range(n):
+            total += close[row, i] * amounts[i]
+        total += cash
+        for i in range(n):
+            if abs(close[row, i] * amounts[i] / total - goal[i]) - width[i] > EXCESS_TOLERANCE:
+                return r
+        if abs(cash / total - goal[n]) - width[n] > EXCESS_TOLERANCE:
+            return r
+    return -1
 
 
 @njit(**_JIT)

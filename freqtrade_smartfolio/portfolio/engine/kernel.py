@@ -1,10 +1,11 @@
 """The kernel: one run of one :class:`Settings` over prepared arrays.
 
-Speed comes from skipping the quiet bars: between two rebalances holdings and cash are constant, so
-the kernel finds the next bar whose weights leave the band (or whose schedule is due) with one
-vectorised pass over a block of bars (:meth:`Kernel.scan`); only the bars that trade run Python code.
-This module holds the shared state, the trigger search and clean mode; freqtrade mode (the trade
-book and the fills) is :mod:`.fills`.
+Clean mode runs whole in compiled code (:func:`compiled.clean_kernel`). In freqtrade mode speed comes
+from skipping the quiet bars: between two rebalances holdings and cash are constant, so the kernel
+finds the next bar whose weights leave the band (or whose schedule is due) with one compiled pass
+(:meth:`Kernel.scan`, :func:`compiled.band_scan`); only the bars that trade run Python code. This
+module holds the shared state, the trigger search and clean mode; freqtrade mode (the trade book and
+the fills) is :mod:`.fills`.
 """
 
 from __future__ import annotations
@@ -22,10 +23,6 @@ from freqtrade_smartfolio.portfolio.engine.settings import Settings
 from freqtrade_smartfolio.portfolio.lots import decimals_of
 from freqtrade_smartfolio.portfolio.plan import TriggerKind
 
-EXCESS_TOLERANCE = 1e-12  # as plan.out_of_band_reason
-FIRST_BLOCK = 32
-MAX_BLOCK = 4096
-
 
 @dataclass
 class KernelOutput:
@@ -42,6 +39,8 @@ class KernelOutput:
     fees: float = 0.0
     traded_value: float = 0.0  # rebalance orders only (not the initial buys, not the final sale)
     rebalances: int = 0  # events that traded, the initial allocation excluded
+    # a compiled run's fills and events as columns too (the same values as ``fills``/``events``)
+    columns: dict[str, np.ndarray] | None = None
 
 
 class Kernel:
@@ -110,9 +109,8 @@ class Kernel:
             relative_width = np.where(self.goal > 0, self.goal * rule.threshold, rule.threshold)
             self.width = relative_width if rule.relative else np.full(self.n + 1, rule.threshold)
         self.out = KernelOutput()
-        self.last_gap = 0
 
-    # ------------------------------------------------------------ trigger search (vectorised)
+    # ------------------------------------------------------------ trigger search (compiled)
     def scan(self, first: int, amounts: np.ndarray, cash: float, last_tick: int | None, lag: int) -> int:
         """First bar ``r >= first`` whose plan (prices of bar ``r - lag``) triggers, or -1."""
         total_bars = len(self.dates)
@@ -137,53 +135,14 @@ class Kernel:
             return total_bars if total_bars < len(self.dates) else -1
         if not (amounts > 0).any():
             return first  # nothing held: the initial allocation is due now
-        r = first
-        block = max(FIRST_BLOCK, 2 * self.last_gap)  # quiet spells tend to be alike: guess from the last
-        while r < min(total_bars, schedule_row):
-            hi = min(total_bars, schedule_row, r + block)
-            hits = np.flatnonzero(self.out_of_band(r, hi, amounts, cash, lag))
-            if len(hits):
-                self.last_gap = r + int(hits[0]) - first
-                return r + int(hits[0])
-            r = hi
-            block = min(block * 4, MAX_BLOCK)
+        stop = min(total_bars, schedule_row)
+        if first < stop:  # the compiled band test over every quiet bar up to the schedule
+            hit = compiled.band_scan(self.close_r, first, stop, lag, amounts, cash, self.goal, self.width)
+            if hit >= 0:
+                return hit
         if schedule_row < total_bars:
             return schedule_row
         return total_bars if total_bars < len(self.dates) else -1
-
-    def out_of_band(self, lo: int, hi: int, amounts: np.ndarray, cash: float, lag: int) -> np.ndarray:
-        """For bars ``lo..hi-1``: is any weight out of its band at the prices of bar ``r - lag``?
-
-        freqtrade mode: plan.out_of_band_reason's test (cash included, 1e-12 tolerance, values
-        summed left to right then cash). Clean mode: bt's RunIfOutOfBounds (relative deviation
-        strictly above the threshold; cash only checked when it has a target; cash summed first).
-        """
-        goal, width = self.goal, self.width
-        if width is None:
-            return np.zeros(hi - lo, dtype=bool)
-        if self.mode == "clean":
-            # bt: capital + each child's value, in order (cash in column 0, then cumsum)
-            buf = np.empty((hi - lo, self.n + 1))
-            buf[:, 0] = cash
-            values = np.multiply(self.close_r[lo:hi], amounts, out=buf[:, 1:])
-            total = np.cumsum(buf, axis=1)[:, -1]
-            w = values / total[:, None]
-            threshold = float(self.rule.threshold or 0.0)
-            if self.rule.relative:  # |dev| > t  <=>  dev > t or dev < -t (bt's test)
-                out = (np.abs((w - goal[:-1]) / goal[:-1]) > threshold).any(axis=1)
-            else:
-                out = (np.abs(w - goal[:-1]) > threshold).any(axis=1)
-            if self.targets.cash > 0:
-                out |= np.abs(cash / total - goal[-1]) > threshold
-            return out
-        values = self.close_r[lo - lag : hi - lag] * amounts
-        if self.mode == "freqtrade":
-            # plan.py: sum(values) left to right, then + cash (cumsum is sequential: same rounding)
-            total = np.cumsum(values, axis=1)[:, -1] + cash
-            out = (np.abs(values / total[:, None] - goal[:-1]) - width[:-1] > EXCESS_TOLERANCE).any(axis=1)
-            out |= np.abs(cash / total - goal[-1]) - width[-1] > EXCESS_TOLERANCE
-            return out
-        raise ValueError(f"unknown mode {self.mode!r}")
 
     # ------------------------------------------------------------ freqtrade mode
     def _is_special(self, r: int) -> bool:
@@ -229,15 +188,46 @@ class Kernel:
         out.amounts = list(held_after)
         out.cash = cash_after.tolist()
         if record:
-            names = (TriggerKind.INITIAL.value, TriggerKind.THRESHOLD.value, TriggerKind.SCHEDULE.value)
-            for event, (row, kind) in enumerate(zip(rows.tolist(), kinds.tolist(), strict=True)):
-                name = names[kind]
-                out.events.append((row, name, "" if kind == compiled.KIND_INITIAL else name, False))
-                prices = close[row]
-                for i in np.flatnonzero(traded[event]).tolist():
-                    q = float(qty[event, i])
-                    p = float(prices[i])
-                    out.fills.append((row, i, "buy" if q > 0 else "sell", abs(q), p, abs(q) * p * fee, event))
+            names = np.array(
+                [TriggerKind.INITIAL.value, TriggerKind.THRESHOLD.value, TriggerKind.SCHEDULE.value]
+            )
+            kind_names = names[kinds]
+            reasons = np.where(kinds == compiled.KIND_INITIAL, "", kind_names)
+            event, coin = np.nonzero(traded)  # event by event, coins in order: the order of the fills
+            q = qty[event, coin]
+            fill_rows = rows[event]
+            prices = close[fill_rows, coin]
+            amount = np.abs(q)
+            fill_fees = amount * prices * fee
+            sides = np.where(q > 0, "buy", "sell")
+            out.columns = {
+                "row": fill_rows,
+                "coin": coin,
+                "side": sides,
+                "amount": amount,
+                "price": prices,
+                "fee": fill_fees,
+                "rebalance": event,
+                "event_row": rows,
+                "kind": kind_names,
+                "reason": reasons,
+                "incomplete": np.zeros(len(rows), dtype=bool),
+            }
+            out.events = list(
+                zip(rows.tolist(), kind_names.tolist(), reasons.tolist(), [False] * len(rows), strict=True)
+            )
+            out.fills = list(
+                zip(
+                    fill_rows.tolist(),
+                    coin.tolist(),
+                    sides.tolist(),
+                    amount.tolist(),
+                    prices.tolist(),
+                    fill_fees.tolist(),
+                    event.tolist(),
+                    strict=True,
+                )
+            )
         amounts = held_after[-1] if len(rows) else np.zeros(n)
         cash = float(cash_after[-1]) if len(rows) else self.investment
         gross = float(np.dot(amounts, close[-1]))
