@@ -1,5 +1,6 @@
-"""The compiled kernels (engine/compiled.py) against plain Python/numpy implementations of the same
-rules: two implementations checked against each other on random markets with hypothesis, bit for bit.
+"""The compiled kernels (engine/compiled.py, engine/compiled_freqtrade.py) against the plain
+Python/numpy implementations of the same rules: two implementations checked against each other on
+random markets with hypothesis, bit for bit.
 
 The Python reference of clean mode below is the engine's clean mode before it was compiled (the
 vectorised trigger scan and the scalar rebalance of kernel.py at ed4a092), kept here as the oracle.
@@ -11,12 +12,15 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from freqtrade_smartfolio.portfolio import engine as E
+from freqtrade_smartfolio.portfolio.engine import compiled_freqtrade as cf
+from freqtrade_smartfolio.portfolio.engine import fills as F
 from freqtrade_smartfolio.portfolio.engine.settings import Settings
-from freqtrade_smartfolio.portfolio.plan import RebalanceRule
+from freqtrade_smartfolio.portfolio.lots import truncate_to_step
+from freqtrade_smartfolio.portfolio.plan import CoinRules, RebalanceRule
 from freqtrade_smartfolio.portfolio.targets import Targets
 
 
@@ -194,3 +198,138 @@ def test_compiled_clean_sweep_equals_single_runs():
         assert row.final_value == single.final_value
         assert row.rebalances == single.summary["rebalances"]
         assert row.total_return == pytest.approx(single.summary["total_return"], rel=0, abs=0)
+
+
+# ---------------------------------------------------------------- freqtrade mode compiled
+
+
+def test_numpy_sum_is_numpys():
+    rng = np.random.default_rng(5)
+    for n in list(range(0, 129)) * 5:
+        a = rng.lognormal(0, 3, n) * rng.choice([1.0, 1e-8, 1e8], n)
+        assert cf.np_sum(a) == float(a.sum())
+
+
+@settings(deadline=None, max_examples=2000)
+@given(
+    st.one_of(
+        st.floats(1e-9, 1e7),
+        st.integers(1, 10**9).map(lambda k: k / 1000),  # decimal values, half-way points among them
+        st.integers(1, 10**7).map(lambda k: (2 * k + 1) / 2000),
+    ),
+    st.integers(0, 10),
+)
+def test_compiled_roundings_are_pythons(x, d):
+    assume(x * 10**d < 2**50)  # beyond, the compiled helpers say they cannot decide (tested below)
+    rounded, ok = cf.py_round(x, d)
+    assert ok and rounded == round(x, d)
+    tick = float(f"1e-{d}")
+    price, ok = cf.price_to_precision(x, d)
+    assert ok and price == E.price_to_precision(x, tick)
+    for amount in (x, x * (1 + 1e-9), x * (1 - 1e-9), round(x, d), round(x, d) * (1 + 1e-12)):
+        lots, ok = cf.truncate_to_step(amount, tick, d)
+        assert ok and lots == truncate_to_step(amount, tick, d)
+        grid, ok = cf.on_grid(amount, tick, d)
+        assert ok and grid == E.on_grid(amount, tick, d)
+
+
+def test_compiled_roundings_beyond_exact_say_so():
+    assert cf.py_round(450360.0, 10) == (450360.0, False)
+    assert cf.price_to_precision(450360.1, 12)[1] is False
+    assert cf.truncate_to_step(4.0e10, 1e-8, 8)[1] is False
+
+
+@st.composite
+def plan_states(draw):
+    n = draw(st.integers(1, 24))
+    weights = np.array(draw(st.lists(st.floats(0.05, 1.0), min_size=n, max_size=n)))
+    cash_w = draw(st.sampled_from([0.0, 0.0, 0.1]))
+    weights = weights / weights.sum() * (1 - cash_w)
+    prices = np.array(draw(st.lists(st.floats(0.001, 50_000), min_size=n, max_size=n)))
+    values = np.array(draw(st.lists(st.floats(0, 3000), min_size=n, max_size=n)))
+    steps = np.array([draw(st.sampled_from([0.0, 1e-5, 0.001, 0.1, 1.0])) for _ in range(n)])
+    amounts = np.array([E.on_grid(v / p, s) for v, p, s in zip(values, prices, steps, strict=True)])
+    cash = draw(st.floats(0, 2000))
+    min_orders = np.full(n, draw(st.sampled_from([0.0, 5.0, 5.8333333333, 50.0])))
+    fee = draw(st.sampled_from([0.0, 0.001, 0.0075]))
+    return amounts, prices, cash, weights, cash_w, min_orders, steps, fee
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(plan_states(), st.booleans())
+def test_compiled_fast_plan_equals_fast_plan(case, buys_only):
+    amounts, prices, cash, goal, cash_w, min_orders, steps, fee = case
+    n = len(amounts)
+    sells, buys = E.fast_plan(
+        amounts, prices, cash, goal, cash_w, min_orders.tolist(), steps.tolist(), fee, buys_only=buys_only
+    )
+    side, amount, value = np.zeros(n, dtype=np.int64), np.zeros(n), np.zeros(n)
+    count = cf.fast_plan(
+        amounts, prices, cash, goal, cash_w, min_orders, steps, fee, buys_only, side, amount, value
+    )
+    assert count == len(sells) + len(buys)
+    assert [(i, amount[i], value[i]) for i in range(n) if side[i] < 0] == sells
+    assert sorted((i, amount[i], value[i]) for i in range(n) if side[i] > 0) == sorted(buys)
+
+
+@st.composite
+def freqtrade_cases(draw):
+    coins = draw(st.integers(1, 10))
+    bars = draw(st.integers(3, 300))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    vol = draw(st.sampled_from([0.003, 0.02, 0.06]))
+    base = draw(st.sampled_from([0.01, 1.0, 100.0, 30_000.0]))
+    closes = base * np.exp(np.cumsum(rng.normal(0, vol, size=(bars, coins)), axis=0))
+    opens = closes * np.exp(rng.normal(0, vol / 3, size=(bars, coins)))
+    highs = np.maximum(opens, closes) * (1 + np.abs(rng.normal(0, vol / 2, size=(bars, coins))))
+    lows = np.minimum(opens, closes) * (1 - np.abs(rng.normal(0, vol / 2, size=(bars, coins))))
+    raw = np.array(draw(st.lists(st.integers(1, 20), min_size=coins, max_size=coins)), dtype=float)
+    cash = draw(st.sampled_from([0.0, 0.0, 0.1]))
+    targets = Targets(
+        tuple(f"C{i}" for i in range(coins)), tuple((raw / raw.sum() * (1 - cash)).tolist()), cash
+    )
+    threshold = draw(st.one_of(st.none(), st.floats(0.002, 0.3)))
+    interval = draw(st.sampled_from([None, 60, 180, 1440]))
+    if threshold is None and interval is None:
+        threshold = 0.02
+    rule = RebalanceRule(threshold=threshold, relative=draw(st.booleans()), interval_minutes=interval)
+    decimals = [draw(st.integers(0, 8)) for _ in range(coins)]
+    ticks = [draw(st.sampled_from([0.0, 10.0 ** -max(0, 6 - round(math.log10(base)))])) for _ in range(coins)]
+    rules = [
+        CoinRules(min_order=draw(st.sampled_from([0.0, 5.0, 5.8333333333, 30.0])), step=float(f"1e-{d}"))
+        if draw(st.booleans())
+        else CoinRules(min_order=5.0, step=0.0)
+        for d in decimals
+    ]
+    exchange = [
+        E.ExchangeRules(tick=t, min_cost=draw(st.sampled_from([0.0, 5.0])), min_amount=r.step)
+        for t, r in zip(ticks, rules, strict=True)
+    ]
+    investment = draw(st.sampled_from([100.0, 1000.0, 100_000.0]))
+    fee = draw(st.sampled_from([0.0, 0.001, 0.0075]))
+    dates = (np.arange(bars, dtype=np.int64) * 60 + 28_401_120) * E.NS_PER_MINUTE
+    market = E.Market(targets.coins, dates, opens, closes, 60.0, high=highs, low=lows)
+    return market, targets, rule, rules, exchange, fee, investment
+
+
+def _python_freqtrade(market, targets, rule, rules, exchange, fee, investment, **kwargs):
+    previous = F.COMPILED
+    F.COMPILED = False
+    try:
+        return E.run_kernel(market, targets, rule, rules, fee, investment, exchange=exchange, **kwargs)
+    finally:
+        F.COMPILED = previous
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(freqtrade_cases(), st.booleans(), st.booleans())
+def test_compiled_freqtrade_mode_equals_the_python_kernel(case, record, hold):
+    market, targets, rule, rules, exchange, fee, investment = case
+    settings_ = Settings.resolve(market, targets, rule, rules, fee, investment, exchange, "freqtrade")
+    kernel = F.FreqtradeKernel(market, settings_, record)
+    ours = kernel._run_compiled(hold)
+    assert ours is not None  # the compiled loop applies and decided every rounding
+    theirs = _python_freqtrade(
+        market, targets, rule, rules, exchange, fee, investment, record=record, hold=hold
+    )
+    _same(ours, theirs)

@@ -31,8 +31,11 @@ KIND_SCHEDULE = 2
 
 
 def schedule_ns(interval_minutes: float | None) -> int:
-    """A schedule in nanoseconds for the kernels (-1: none); whole minutes are exact."""
-    return -1 if interval_minutes is None else math.ceil(interval_minutes * NS_PER_MINUTE)
+    """A schedule in nanoseconds for the kernels (-1: none; NaN, as a sweep table's empty interval
+    column holds it, is never due either); whole minutes are exact."""
+    if interval_minutes is None or math.isnan(interval_minutes):
+        return -1
+    return math.ceil(interval_minutes * NS_PER_MINUTE)
 
 
 _JIT: dict[str, Any] = {"cache": True, "nogil": True, "error_model": "numpy"}

@@ -8,15 +8,27 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
+from freqtrade_smartfolio.portfolio.durations import format_minutes
+from freqtrade_smartfolio.portfolio.engine import compiled
+from freqtrade_smartfolio.portfolio.engine import compiled_freqtrade as cf
 from freqtrade_smartfolio.portfolio.engine.kernel import NS_PER_MINUTE, Kernel, KernelOutput
 from freqtrade_smartfolio.portfolio.engine.planner import fast_plan
-from freqtrade_smartfolio.portfolio.engine.rules import SELL_NUDGE, min_stake, on_grid, price_to_precision
-from freqtrade_smartfolio.portfolio.lots import fit_buy_to_lot, truncate_to_step
-from freqtrade_smartfolio.portfolio.plan import PortfolioState, TriggerKind, check_trigger
+from freqtrade_smartfolio.portfolio.engine.rules import (
+    AMOUNT_RESERVE,
+    SELL_NUDGE,
+    min_stake,
+    on_grid,
+    price_to_precision,
+)
+from freqtrade_smartfolio.portfolio.lots import decimals_of, fit_buy_to_lot, truncate_to_step
+from freqtrade_smartfolio.portfolio.plan import PortfolioState, TriggerKind, check_trigger, out_of_band_reason
 from freqtrade_smartfolio.portfolio.targets import tradable_targets
+
+COMPILED = True  # freqtrade mode through the compiled loop where it applies (tests switch it off)
 
 
 class _TradeBook:
@@ -36,6 +48,124 @@ class FreqtradeKernel(Kernel):
     """The kernel in freqtrade mode."""
 
     def run_freqtrade(self, hold: bool = False) -> KernelOutput:
+        compiled_out = self._run_compiled(hold) if COMPILED else None
+        if compiled_out is not None:
+            return compiled_out
+        return self._run_python(hold)
+
+    # ------------------------------------------------------------ the compiled loop
+    def _compiled_inputs(self) -> dict[str, Any] | None:
+        """The arrays :func:`compiled_freqtrade.freqtrade_kernel` takes, or None where the compiled
+        loop does not apply (coins lacking candles, lots that are not powers of ten <= 1, more than
+        22 decimals, more than 128 coins)."""
+        if self.valid is not None or len(self.special) or self.n > cf.MAX_COINS:
+            return None
+        for step, decimals in zip(self.steps, self.step_decimals, strict=True):
+            if step and step > 0 and (decimals > 22 or step != float(f"1e-{decimals}")):
+                return None
+        decimals_by_tick: dict[float, int] = {}
+
+        def tick_decimals(tick: float) -> int:
+            if tick not in decimals_by_tick:
+                bad = not tick or tick <= 0 or math.isnan(tick)
+                decimals_by_tick[tick] = -1 if bad else decimals_of(tick)
+            return decimals_by_tick[tick]
+
+        bars = len(self.dates)
+        exchange_ticks = np.array([ex.tick for ex in self.exchange], dtype=float)
+        ticks = np.broadcast_to(exchange_ticks, (bars, self.n))
+        if self.price_ticks is not None:
+            ticks = np.where(np.isnan(self.price_ticks), exchange_ticks, self.price_ticks)
+        # the ticks change a few times a year: decimals_of once per run of equal ticks in each column
+        entry_decimals = np.empty((bars, self.n), dtype=np.int64)
+        for i in range(self.n):
+            column = ticks[:, i]
+            starts = np.flatnonzero(np.concatenate([[True], column[1:] != column[:-1]]))
+            lengths = np.diff(np.append(starts, bars))
+            values = [tick_decimals(float(t)) for t in column[starts].tolist()]
+            entry_decimals[:, i] = np.repeat(np.array(values, dtype=np.int64), lengths)
+        if (entry_decimals > 22).any():
+            return None
+        reserves = []
+        for stoploss in (-0.1, 0.0, -0.05):  # rules.min_stake's stoploss reserve
+            reserve = AMOUNT_RESERVE / (1 - abs(stoploss)) if abs(stoploss) != 1 else 1.5
+            reserves.append(max(min(reserve, 1.5), 1))
+        has_range = self.high_r is not None and self.low_r is not None
+        close = np.ascontiguousarray(self.close_r, dtype=np.float64)
+        return {
+            "open_r": np.ascontiguousarray(self.open_r, dtype=np.float64),
+            "close_r": close,
+            "high_r": np.ascontiguousarray(self.high_r if has_range else close, dtype=np.float64),
+            "low_r": np.ascontiguousarray(self.low_r if has_range else close, dtype=np.float64),
+            "has_range": has_range,
+            "dates": np.ascontiguousarray(self.dates, dtype=np.int64),
+            "plan_dates": np.ascontiguousarray(self.plan_dates, dtype=np.int64),
+            "tf_ns": int(self.tf_ns),
+            "entry_decimals": np.ascontiguousarray(entry_decimals),
+            "goal": np.ascontiguousarray(self.goal, dtype=np.float64),
+            "target_cash": float(self.targets.cash),
+            "width": np.zeros(self.n + 1)
+            if self.width is None
+            else np.ascontiguousarray(self.width, dtype=float),
+            "banded": self.width is not None,
+            "interval_ns": compiled.schedule_ns(self.rule.interval_minutes),
+            "min_orders": np.array(self.min_orders, dtype=np.float64),
+            "steps": np.array(self.steps, dtype=np.float64),
+            "step_decimals": np.array(self.step_decimals, dtype=np.int64),
+            "min_cost": np.array([ex.min_cost for ex in self.exchange], dtype=np.float64),
+            "min_amount": np.array([ex.min_amount for ex in self.exchange], dtype=np.float64),
+            "reserves": np.array(reserves, dtype=np.float64),
+            "fee": float(self.fee),
+            "investment": float(self.investment),
+        }
+
+    def _run_compiled(self, hold: bool) -> KernelOutput | None:
+        """freqtrade mode through :func:`compiled_freqtrade.freqtrade_kernel` (None: not applicable,
+        or a rounding it could not decide; the Python loop runs then)."""
+        inputs = self._compiled_inputs()
+        if inputs is None:
+            return None
+        status, events, held, cash, seen, fills, totals, _, _ = cf.freqtrade_kernel(**inputs, hold=hold)
+        if status != 0:
+            return None
+        out, n = self.out, self.n
+        out.fees, out.traded_value = float(totals[0]), float(totals[1])
+        out.rebalances, out.final_value = int(totals[2]), float(totals[3])
+        rows = events[:, 0].tolist()
+        for k in np.flatnonzero(events[:, 3]).tolist():  # holdings after the events that traded
+            self._record_holdings(rows[k], held[k], float(cash[k]))
+        self._record_holdings(len(self.dates) - 1, np.zeros(n), out.final_value)
+        if not self.record:
+            return out
+        names = {
+            cf.KIND_INITIAL: TriggerKind.INITIAL,
+            cf.KIND_THRESHOLD: TriggerKind.THRESHOLD,
+            cf.KIND_SCHEDULE: TriggerKind.SCHEDULE,
+            cf.KIND_COMPLETION: TriggerKind.COMPLETION,
+        }
+        interval = self.rule.interval_minutes
+        for k, (row, code, incomplete, _) in enumerate(events.tolist()):
+            kind = names[code]
+            if kind is TriggerKind.COMPLETION:
+                reason = "buys waiting for cash from sales"
+            elif kind is TriggerKind.INITIAL:
+                reason = "buy every coin at its target weight"
+            elif kind is TriggerKind.SCHEDULE:
+                reason = f"every {format_minutes(interval or 0)}"
+            else:  # plan.py's own words, from the state the plan was made from
+                before = held[k - 1] if k else np.zeros(n)
+                strategy_cash = float(seen[k - 1]) if k else self.investment
+                state = PortfolioState(self.coins, before, self.close_r[row - 1], strategy_cash)
+                threshold = float(self.rule.threshold or 0.0)
+                reason = out_of_band_reason(state, self.targets, threshold, self.rule.relative)
+            out.events.append((row, kind.value, reason, bool(incomplete)))
+        for event, coin, side, amount, price, fee in fills.tolist():
+            e, i = int(event), int(coin)
+            out.fills.append((rows[e], i, "buy" if side > 0 else "sell", amount, price, fee, e))
+        return out
+
+    # ------------------------------------------------------------ the Python loop
+    def _run_python(self, hold: bool = False) -> KernelOutput:
         n, fee, out = self.n, self.fee, self.out
         last = len(self.dates) - 1
         book = _TradeBook(n)
