@@ -2,25 +2,30 @@
 :func:`plan.fund_buys`), the fills and freqtrade's trade book of :mod:`.fills`, in one numba loop.
 
 Every operation repeats the Python code's float arithmetic in its order: numpy's pairwise summation
-where the Python code sums an array (``ndarray.sum``), left-to-right sums where it sums a list
-(CPython 3.11's ``sum``), Python's ``min``/``max`` argument order. The decimal roundings are exact
-integer work on the product ``x * 10**d`` taken exactly (Dekker's two-product, no fused multiply-add):
+where the Python code sums an array (``ndarray.sum``), CPython's own ``sum()`` where it sums a list
+(left to right up to 3.11, Neumaier-compensated from 3.12), Python's ``min``/``max`` argument order.
+The decimal roundings are exact integer work on ``x * 10**d`` taken exactly (Dekker's two-product;
+numba fuses no multiply-add without fastmath):
 
 * ``round(x, d)`` (Python's: half-even on the exact value) -> the nearest integer ``n``, ``n / 10**d``;
 * freqtrade's ``price_to_precision`` (half-up on ``str(x)``, :func:`rules.price_to_precision`): the
-  repr is within half an ulp of ``x``, so away from a half-way point the rounding is the exact value's;
+  repr lies within half an ulp of ``x``, so it is on the other side of a half-way point ``t`` than
+  the exact value only when ``float(t) == x``, and then it is ``t`` itself (rounded up);
 * ccxt's TRUNCATE on ``str(amount) / str(step)`` (:func:`lots.truncate_to_step` at a lot boundary) for
   power-of-ten lots: the repr of an amount is a multiple of the lot exactly when the float is the
-  nearest to one.
+  nearest to one; otherwise it floors as the exact value does.
 
-Where that is not decidable (a value within 1e-15 of a half-way point, a product beyond 2**52) the
-kernel stops and says so (``status`` 1); the caller then runs the Python kernel. Markets where some
-coin lacks candles (``Market.valid``), lots that are not powers of ten, and ``record=True`` runs'
-reasons are left to the Python side (:meth:`fills.FreqtradeKernel.run_freqtrade`).
+Where that is not decidable (a product ``x * 10**d`` beyond 2**52) the kernel stops and says so
+(``status`` 1) and the caller runs the Python loop. The Python loop
+(:meth:`fills.FreqtradeKernel.run_freqtrade`) also keeps markets where some coin lacks candles
+(``Market.valid``: listings, ends, the tradable targets), lots that are not powers of ten <= 1 and
+more than 128 coins. A recorded run's reasons (plan.py's words) are written in Python from the
+states the kernel hands back.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
@@ -50,6 +55,7 @@ class Undecided(Exception):
 # ------------------------------------------------------------------------------------------ numerics
 
 
+NEUMAIER = sys.version_info >= (3, 12)  # CPython's sum() of floats compensates since 3.12
 MAX_COINS = 128  # numpy's pairwise summation is one block up to 128 values (no recursion to cache)
 
 
@@ -82,6 +88,28 @@ def np_sum(a: np.ndarray) -> float:  # pragma: no cover - compiled
         res += a[i]
         i += 1
     return res
+
+
+@njit(**_JIT)
+def _add(total: float, carry: float, x: float) -> tuple[float, float]:  # pragma: no cover - compiled
+    """One step of CPython's ``sum()`` over floats: left to right up to 3.11; from 3.12 with
+    Neumaier's compensation in ``carry`` (bltinmodule.c)."""
+    if not NEUMAIER:
+        return total + x, carry
+    t = total + x
+    if abs(total) >= abs(x):
+        carry += (total - t) + x
+    else:
+        carry += (x - t) + total
+    return t, carry
+
+
+@njit(**_JIT)
+def _sum_end(total: float, carry: float) -> float:  # pragma: no cover - compiled
+    """The end of CPython's ``sum()``: the compensation added (3.12+) when non-zero and finite."""
+    if NEUMAIER and carry != 0 and np.isfinite(carry):
+        return total + carry
+    return total
 
 
 @njit(**_JIT)
@@ -228,6 +256,7 @@ def fast_plan(
     traded_estimate = np_sum(np.abs(deltas))
     count = 0
     proceeds = 0.0
+    proceeds_carry = 0.0
     for i in range(n):
         side[i] = 0
         delta = deltas[i]
@@ -247,17 +276,18 @@ def fast_plan(
         side[i] = -1
         order_amount[i] = amount
         order_value[i] = value
-        proceeds += value
+        proceeds, proceeds_carry = _add(proceeds, proceeds_carry, value)
         count += 1
-    proceeds = proceeds * (1 - fee)
+    proceeds = _sum_end(proceeds, proceeds_carry) * (1 - fee)
     cash_reserve = target_cash * _pmax(total - fee * traded_estimate, 0.0)
     spendable = _pmax(cash + proceeds - cash_reserve, 0.0)
     # plan.fund_buys
     cost = 0.0
+    cost_carry = 0.0
     for i in range(n):
         if deltas[i] > 0:
-            cost += deltas[i]
-    cost = cost * (1 + fee)
+            cost, cost_carry = _add(cost, cost_carry, deltas[i])
+    cost = _sum_end(cost, cost_carry) * (1 + fee)
     scale = _pmin(1.0, spendable / cost) if cost > 0 else 1.0
     funded = np.ones(n, dtype=np.bool_)
     everyone = scale >= 1.0
@@ -287,8 +317,10 @@ def fast_plan(
         chosen_k = 0
         for k in range(m, 0, -1):
             s = 0.0
+            s_carry = 0.0
             for j in range(k):
-                s += deltas[ranked[j]]
+                s, s_carry = _add(s, s_carry, deltas[ranked[j]])
+            s = _sum_end(s, s_carry)
             share = _pmin(1.0, spendable / (s * (1 + fee)))
             ok = True
             for j in range(k):
@@ -340,13 +372,14 @@ def _min_stake(min_cost: float, min_amount: float, price: float, reserve: float)
 def _free_stake(
     investment: float, opened: np.ndarray, count: int, realized: np.ndarray, stake: np.ndarray
 ) -> float:  # pragma: no cover
-    profit = 0.0
-    tied = 0.0
+    profit, profit_carry = 0.0, 0.0
+    tied, tied_carry = 0.0, 0.0
     for j in range(count):
-        profit += realized[opened[j]]
+        profit, profit_carry = _add(profit, profit_carry, realized[opened[j]])
     for j in range(count):
-        tied += stake[opened[j]]
-    profit = 0.0 + profit
+        tied, tied_carry = _add(tied, tied_carry, stake[opened[j]])
+    profit = 0.0 + _sum_end(profit, profit_carry)
+    tied = _sum_end(tied, tied_carry)
     free = investment + profit - tied
     return _pmin((tied + free) * 1.0 - tied, free)
 
@@ -361,10 +394,11 @@ def _strategy_cash(
     stake: np.ndarray,
     factor: float,
 ) -> float:  # pragma: no cover - compiled
-    unpaid = 0.0
+    unpaid, carry = 0.0, 0.0
     for j in range(count):
         i = opened[j]
-        unpaid += amount[i] * open_rate[i] * factor - stake[i]
+        unpaid, carry = _add(unpaid, carry, amount[i] * open_rate[i] * factor - stake[i])
+    unpaid = _sum_end(unpaid, carry)
     return _pmax(free - unpaid, 0.0)
 
 
