@@ -298,8 +298,8 @@ def bench_sweep(datadir: Path, points: int, jobs_list: list[int], freqtrade_poin
     )
     print(
         "relative bands from 1% to 30% x 4 schedules (none, 1d, 1w, 4w); the market prepared once; "
-        "each row's time includes the statistics of every point; the first clean call in a process "
-        "loads the compiled code from numba's cache (timed separately)\n"
+        "each row's time includes the statistics of every point (stats.summarize); the first call "
+        "of a mode in a process loads its compiled code from numba's cache (timed apart)\n"
     )
     print("| mode | points | workers | seconds | points/s | s per 1,000 points per year of 20 coins |")
     print("|---|---|---|---|---|---|")
@@ -328,23 +328,16 @@ def bench_sweep(datadir: Path, points: int, jobs_list: list[int], freqtrade_poin
         per = seconds / len(table) * 1000 / years
         print(f"| {mode} | {len(table)} | {jobs} | {seconds:.2f} | {len(table) / seconds:,.1f} | {per:.2f} |")
 
-    thresholds = grid(points)
-    seconds, first = run("clean", thresholds, 1)
-    row("clean (first call: cache load)", first, 1, seconds)
-    for jobs in jobs_list:
-        seconds, table = run("clean", thresholds, jobs)
-        pd.testing.assert_frame_equal(table, first)
-        row("clean", table, jobs, seconds)
+    modes = [("clean", grid(points))]
     if freqtrade_points:
-        few = grid(freqtrade_points)
-        reference = None
+        modes.append(("freqtrade", grid(freqtrade_points)))
+    for mode, thresholds in modes:
+        seconds, first = run(mode, thresholds, 1)
+        row(f"{mode} (first call: loads the compiled code)", first, 1, seconds)
         for jobs in jobs_list:
-            seconds, table = run("freqtrade", few, jobs)
-            if reference is None:
-                reference = table
-            else:
-                pd.testing.assert_frame_equal(table, reference)
-            row("freqtrade", table, jobs, seconds)
+            seconds, table = run(mode, thresholds, jobs)
+            pd.testing.assert_frame_equal(table, first)
+            row(mode, table, jobs, seconds)
     print("\n(the tables of every worker count are identical)\n")
 
 

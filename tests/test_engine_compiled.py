@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -333,3 +334,24 @@ def test_compiled_freqtrade_mode_equals_the_python_kernel(case, record, hold):
         market, targets, rule, rules, exchange, fee, investment, record=record, hold=hold
     )
     _same(ours, theirs)
+
+
+def test_compiled_freqtrade_sweep_equals_the_python_sweep():
+    rng = np.random.default_rng(11)
+    closes = np.round(100 * np.exp(np.cumsum(rng.normal(0, 0.02, (700, 4)), axis=0)), 2)
+    opens = np.round(closes * np.exp(rng.normal(0, 0.005, closes.shape)), 2)
+    market = _market(closes)
+    market = E.Market(market.coins, market.dates, opens, closes, 60.0)
+    targets = Targets(market.coins, (0.4, 0.3, 0.2, 0.05), 0.05)
+    rules = [CoinRules(5.0, 0.001), CoinRules(5.0, 0.01), CoinRules(10.0, 0.1), CoinRules(5.0, 0.0)]
+    exchange = [E.ExchangeRules(0.01, 5.0, r.step) for r in rules]
+    args = (market, targets, [0.005, 0.02, 0.1, None], [None, 180, 1440])
+    kwargs = {"relative": True, "rules": rules, "exchange": exchange, "investment": 5000.0}
+    ours = E.sweep(*args, **kwargs, n_jobs=2)
+    previous = F.COMPILED
+    F.COMPILED = False
+    try:
+        theirs = E.sweep(*args, **kwargs, n_jobs=1)
+    finally:
+        F.COMPILED = previous
+    pd.testing.assert_frame_equal(ours, theirs, check_exact=True)
