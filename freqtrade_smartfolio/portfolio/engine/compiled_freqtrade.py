@@ -928,3 +928,44 @@ def freqtrade_sweep(
             curves[k, r] = cash[e] + np_sum(row_values)
         curves[k, bars - 1] = out[3]
     return curves, totals
+
+
+@njit(**_JIT)
+def band_reasons(
+    amounts: np.ndarray,
+    cash: np.ndarray,
+    prices: np.ndarray,
+    goal: np.ndarray,
+    threshold: float,
+    relative: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """plan.out_of_band_reason's figures for many states (rows): the worst coin (n = the cash; -1:
+    none), its weight and the band's edge it crossed. The caller writes the words."""
+    rows, n = amounts.shape
+    worst_at = np.full(rows, -1, dtype=np.int64)
+    weight_at = np.zeros(rows)
+    limit_at = np.zeros(rows)
+    weights = np.empty(n + 1)
+    for k in range(rows):
+        total, carry = 0.0, 0.0
+        for i in range(n):
+            total, carry = _add(total, carry, amounts[k, i] * prices[k, i])
+        total = _sum_end(total, carry) + cash[k]
+        if total <= 0:
+            continue
+        for i in range(n):
+            weights[i] = amounts[k, i] * prices[k, i] / total
+        weights[n] = cash[k] / total
+        worst, worst_excess, worst_limit = -1, 1e-12, 0.0
+        for i in range(n + 1):
+            g = goal[i]
+            width = g * threshold if relative and g > 0 else threshold
+            excess = abs(weights[i] - g) - width
+            if excess > worst_excess:
+                worst, worst_excess = i, excess
+                worst_limit = g + width if weights[i] > g else g - width
+        worst_at[k] = worst
+        if worst >= 0:
+            weight_at[k] = weights[worst]
+            limit_at[k] = worst_limit
+    return worst_at, weight_at, limit_at

@@ -25,7 +25,7 @@ from freqtrade_smartfolio.portfolio.engine.rules import (
     price_to_precision,
 )
 from freqtrade_smartfolio.portfolio.lots import decimals_of, fit_buy_to_lot, truncate_to_step
-from freqtrade_smartfolio.portfolio.plan import PortfolioState, TriggerKind, check_trigger, out_of_band_reason
+from freqtrade_smartfolio.portfolio.plan import PortfolioState, TriggerKind, check_trigger
 from freqtrade_smartfolio.portfolio.targets import tradable_targets
 
 COMPILED = True  # freqtrade mode through the compiled loop where it applies (tests switch it off)
@@ -144,6 +144,21 @@ class FreqtradeKernel(Kernel):
             cf.KIND_COMPLETION: TriggerKind.COMPLETION,
         }
         interval = self.rule.interval_minutes
+        schedule = f"every {format_minutes(interval)}" if interval is not None else ""
+        rows_array = events[:, 0]
+        # the states the plans were made from: the holdings and the strategy's cash after the event
+        # before (nothing and the investment before the first), the closes of the bar before
+        before = np.vstack([np.zeros((1, n)), held[:-1]]) if len(held) else np.zeros((0, n))
+        cash_before = np.concatenate([[self.investment], seen[:-1]]) if len(seen) else np.zeros(0)
+        worst, weight, limit = cf.band_reasons(
+            np.ascontiguousarray(before),
+            np.ascontiguousarray(cash_before),
+            np.ascontiguousarray(self.close_r[np.maximum(rows_array - 1, 0)]),
+            np.ascontiguousarray(self.goal, dtype=np.float64),
+            float(self.rule.threshold or 0.0),
+            bool(self.rule.relative),
+        )
+        labels = (*self.coins, "cash")
         for k, (row, code, incomplete, _) in enumerate(events.tolist()):
             kind = names[code]
             if kind is TriggerKind.COMPLETION:
@@ -151,13 +166,12 @@ class FreqtradeKernel(Kernel):
             elif kind is TriggerKind.INITIAL:
                 reason = "buy every coin at its target weight"
             elif kind is TriggerKind.SCHEDULE:
-                reason = f"every {format_minutes(interval or 0)}"
-            else:  # plan.py's own words, from the state the plan was made from
-                before = held[k - 1] if k else np.zeros(n)
-                strategy_cash = float(seen[k - 1]) if k else self.investment
-                state = PortfolioState(self.coins, before, self.close_r[row - 1], strategy_cash)
-                threshold = float(self.rule.threshold or 0.0)
-                reason = out_of_band_reason(state, self.targets, threshold, self.rule.relative)
+                reason = schedule
+            elif worst[k] < 0:
+                reason = ""
+            else:  # plan.out_of_band_reason's words
+                w, edge = float(weight[k]), float(limit[k])
+                reason = f"{labels[worst[k]]} {w:.2%} {'>' if w > edge else '<'} {edge:.2%}"
             out.events.append((row, kind.value, reason, bool(incomplete)))
         for event, coin, side, amount, price, fee in fills.tolist():
             e, i = int(event), int(coin)
