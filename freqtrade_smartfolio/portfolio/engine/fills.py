@@ -131,9 +131,10 @@ class FreqtradeKernel(Kernel):
         out, n = self.out, self.n
         out.fees, out.traded_value = float(totals[0]), float(totals[1])
         out.rebalances, out.final_value = int(totals[2]), float(totals[3])
-        rows = events[:, 0].tolist()
-        for k in np.flatnonzero(events[:, 3]).tolist():  # holdings after the events that traded
-            self._record_holdings(rows[k], held[k], float(cash[k]))
+        traded = np.flatnonzero(events[:, 3])  # holdings after the events that traded (one per bar)
+        out.change_rows = events[traded, 0].tolist()
+        out.amounts = list(held[traded])
+        out.cash = cash[traded].tolist()
         self._record_holdings(len(self.dates) - 1, np.zeros(n), out.final_value)
         if not self.record:
             return out
@@ -159,23 +160,54 @@ class FreqtradeKernel(Kernel):
             bool(self.rule.relative),
         )
         labels = (*self.coins, "cash")
-        for k, (row, code, incomplete, _) in enumerate(events.tolist()):
-            kind = names[code]
-            if kind is TriggerKind.COMPLETION:
-                reason = "buys waiting for cash from sales"
-            elif kind is TriggerKind.INITIAL:
-                reason = "buy every coin at its target weight"
-            elif kind is TriggerKind.SCHEDULE:
-                reason = schedule
-            elif worst[k] < 0:
-                reason = ""
-            else:  # plan.out_of_band_reason's words
-                w, edge = float(weight[k]), float(limit[k])
-                reason = f"{labels[worst[k]]} {w:.2%} {'>' if w > edge else '<'} {edge:.2%}"
-            out.events.append((row, kind.value, reason, bool(incomplete)))
-        for event, coin, side, amount, price, fee in fills.tolist():
-            e, i = int(event), int(coin)
-            out.fills.append((rows[e], i, "buy" if side > 0 else "sell", amount, price, fee, e))
+        fixed = {
+            cf.KIND_COMPLETION: "buys waiting for cash from sales",
+            cf.KIND_INITIAL: "buy every coin at its target weight",
+            cf.KIND_SCHEDULE: schedule,
+        }
+        reasons = [
+            fixed[code]
+            if code != cf.KIND_THRESHOLD
+            else ""
+            if at < 0
+            else f"{labels[at]} {w:.2%} {'>' if w > edge else '<'} {edge:.2%}"  # out_of_band_reason's words
+            for code, at, w, edge in zip(
+                events[:, 1].tolist(), worst.tolist(), weight.tolist(), limit.tolist(), strict=True
+            )
+        ]
+        kinds = [names[code].value for code in events[:, 1].tolist()]
+        incomplete = events[:, 2].astype(bool)
+        out.events = list(zip(rows_array.tolist(), kinds, reasons, incomplete.tolist(), strict=True))
+        event = fills[:, 0].astype(np.int64)
+        coin = fills[:, 1].astype(np.int64)
+        fill_rows = rows_array[event]
+        sides = np.where(fills[:, 2] > 0, "buy", "sell")
+        amount, price, fee = fills[:, 3], fills[:, 4], fills[:, 5]
+        out.fills = list(
+            zip(
+                fill_rows.tolist(),
+                coin.tolist(),
+                sides.tolist(),
+                amount.tolist(),
+                price.tolist(),
+                fee.tolist(),
+                event.tolist(),
+                strict=True,
+            )
+        )
+        out.columns = {
+            "row": fill_rows,
+            "coin": coin,
+            "side": sides,
+            "amount": amount,
+            "price": price,
+            "fee": fee,
+            "rebalance": event,
+            "event_row": rows_array,
+            "kind": np.array(kinds, dtype=object),
+            "reason": np.array(reasons, dtype=object),
+            "incomplete": incomplete,
+        }
         return out
 
     # ------------------------------------------------------------ the Python loop
