@@ -352,7 +352,7 @@ def main() -> None:
     parser.add_argument(
         "--freqtrade-points",
         type=int,
-        default=40,
+        default=1000,
         help="sweep points in freqtrade mode (%(default)s; 0: none)",
     )
     parser.add_argument("--cases", default="1,2,3", help="which cases (%(default)s; '' for none)")
