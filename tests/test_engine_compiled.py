@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from freqtrade_smartfolio.portfolio import engine as E
 from freqtrade_smartfolio.portfolio.engine import compiled_freqtrade as cf
 from freqtrade_smartfolio.portfolio.engine import fills as F
+from freqtrade_smartfolio.portfolio.engine.api import _result
 from freqtrade_smartfolio.portfolio.engine.settings import Settings
 from freqtrade_smartfolio.portfolio.lots import truncate_to_step
 from freqtrade_smartfolio.portfolio.plan import CoinRules, RebalanceRule
@@ -334,6 +335,14 @@ def test_compiled_freqtrade_mode_equals_the_python_kernel(case, record, hold):
         market, targets, rule, rules, exchange, fee, investment, record=record, hold=hold
     )
     _same(ours, theirs)
+    if record:  # the result frames, built from the compiled run's columns, are the Python run's
+        a = _result(market, ours, investment, "freqtrade")
+        b = _result(market, theirs, investment, "freqtrade")
+        pd.testing.assert_series_equal(a.equity, b.equity, check_exact=True)
+        pd.testing.assert_frame_equal(a.weights, b.weights, check_exact=True)
+        pd.testing.assert_frame_equal(a.trades, b.trades, check_exact=True)
+        pd.testing.assert_frame_equal(a.rebalances, b.rebalances, check_exact=True)
+        assert pd.Series(a.summary).equals(pd.Series(b.summary))  # NaN where NaN
 
 
 def test_compiled_freqtrade_sweep_equals_the_python_sweep():

@@ -81,7 +81,7 @@ class Kernel:
         self.plan_dates = self.dates + self.tf_ns  # when the plan from each bar is made (bar r+1's time)
         # Which coins have a candle on each bar (None: all of them, on every bar). A bar r is
         # "special" when a coin lacks the candle r-1 the plan is made from, or the set of coins with
-        # a candle changed: the vectorised scan stops there and the bar is checked one by one.
+        # a candle changed: the compiled scan stops there and the bar is checked one by one.
         self.valid = None if mode == "clean" or market.valid is None else market.valid
         bars = len(self.dates)
         self.special = np.zeros(0, dtype=np.int64)
