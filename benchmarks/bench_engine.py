@@ -281,47 +281,63 @@ def bench_case(case: Case, datadir: Path, repeats: int) -> None:
     print()
 
 
-def bench_sweep(datadir: Path, points: int, jobs_list: list[int]) -> None:
+def bench_sweep(datadir: Path, points: int, jobs_list: list[int], freqtrade_points: int) -> None:
     started = time.perf_counter()
     # the window all 20 coins share in the data (0.68 years; no 20-coin year exists there: outside it
-    # some coins have no candle, and those bars go through the kernel one by one)
+    # some coins have no candle, clean mode refuses those bars and freqtrade mode runs them one by one)
     market = load_market(COINS_20, "1h", "2024-01-01", "2024-09-06", datadir)
     load_seconds = time.perf_counter() - started
     bars, coins = market.close.shape
+    years = bars / 8760
     targets = Targets(tuple(COINS_20), tuple([1 / 20] * 20))
     coin_rules, ex = exchange_rules(COINS_20, datadir)
     intervals: list[int | None] = [None, 1440, 10080, 40320]
-    thresholds = np.round(np.linspace(0.01, 0.30, points // len(intervals)), 6).tolist()
     print(
-        f"## sweep: {len(thresholds)} absolute bands x {len(intervals)} schedules = "
-        f"{len(thresholds) * len(intervals)} parameter sets, freqtrade mode"
+        f"## sweep: {coins} coins x {bars} 1h bars ({market.index[0]:%Y-%m-%d} to "
+        f"{market.index[-1]:%Y-%m-%d}; {years:.2f} years; load_market took {load_seconds:.2f} s)"
     )
     print(
-        f"{coins} coins x {bars} 1h bars ({market.index[0]:%Y-%m-%d} to {market.index[-1]:%Y-%m-%d}; "
-        f"{bars / 8760:.2f} years; load_market took {load_seconds:.2f} s)\n"
+        "relative bands from 1% to 30% x 4 schedules (none, 1d, 1w, 4w); the market prepared once; "
+        "each row's time includes the statistics of every point (stats.summarize); the first call "
+        "of a mode in a process loads its compiled code from numba's cache (timed apart)\n"
     )
-    print("| workers (joblib, loky) | seconds | parameter sets/s | rebalances (all sets) |")
-    print("|---|---|---|---|")
-    first = None
-    for jobs in jobs_list:
+    print("| mode | points | workers | seconds | points/s | s per 1,000 points per year of 20 coins |")
+    print("|---|---|---|---|---|---|")
+
+    def grid(total: int) -> list[float]:
+        return np.round(np.linspace(0.01, 0.30, max(1, total // len(intervals))), 6).tolist()
+
+    def run(mode: str, thresholds: list[float], jobs: int) -> tuple[float, pd.DataFrame]:
         started = time.perf_counter()
         table = sweep(
             market,
             targets,
             thresholds,
             intervals,
+            relative=True,
             rules=coin_rules,
             fee=FEE,
             investment=10_000.0,
             exchange=ex,
+            mode=mode,  # type: ignore[arg-type]
             n_jobs=jobs,
         )
-        seconds = time.perf_counter() - started
-        if first is None:
-            first = table
-        else:
+        return time.perf_counter() - started, table
+
+    def row(mode: str, table: pd.DataFrame, jobs: int | str, seconds: float) -> None:
+        per = seconds / len(table) * 1000 / years
+        print(f"| {mode} | {len(table)} | {jobs} | {seconds:.2f} | {len(table) / seconds:,.1f} | {per:.2f} |")
+
+    modes = [("clean", grid(points))]
+    if freqtrade_points:
+        modes.append(("freqtrade", grid(freqtrade_points)))
+    for mode, thresholds in modes:
+        seconds, first = run(mode, thresholds, 1)
+        row(f"{mode} (first call: loads the compiled code)", first, 1, seconds)
+        for jobs in jobs_list:
+            seconds, table = run(mode, thresholds, jobs)
             pd.testing.assert_frame_equal(table, first)
-        print(f"| {jobs} | {seconds:.2f} | {len(table) / seconds:.1f} | {int(table['rebalances'].sum())} |")
+            row(mode, table, jobs, seconds)
     print("\n(the tables of every worker count are identical)\n")
 
 
@@ -333,6 +349,12 @@ def main() -> None:
     parser.add_argument("--no-sweep", action="store_true")
     parser.add_argument("--points", type=int, default=1000, help="sweep parameter sets (%(default)s)")
     parser.add_argument("--jobs", default="1,2", help="sweep worker counts (%(default)s)")
+    parser.add_argument(
+        "--freqtrade-points",
+        type=int,
+        default=1000,
+        help="sweep points in freqtrade mode (%(default)s; 0: none)",
+    )
     parser.add_argument("--cases", default="1,2,3", help="which cases (%(default)s; '' for none)")
     args = parser.parse_args()
     datadir = find_data_dir(["BTC_USDT-1h.feather"])
@@ -342,7 +364,7 @@ def main() -> None:
     for k in filter(None, args.cases.split(",")):
         bench_case(CASES[int(k) - 1], datadir, args.repeats)
     if not args.no_sweep:
-        bench_sweep(datadir, args.points, [int(j) for j in args.jobs.split(",")])
+        bench_sweep(datadir, args.points, [int(j) for j in args.jobs.split(",")], args.freqtrade_points)
 
 
 if __name__ == "__main__":

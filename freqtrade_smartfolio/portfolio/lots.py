@@ -20,16 +20,21 @@ STAKE_NUDGE = 1e-9
 AMOUNT_RESERVE = 1.05  # freqtrade's default amount_reserve_percent (5%)
 
 
+def stoploss_reserve(stoploss: float) -> float:
+    """The factor freqtrade's ``get_min_pair_stake_amount`` puts on a market's minimum cost: room for
+    the 5% amount reserve and the stoploss, between 1 and 1.5."""
+    reserve = AMOUNT_RESERVE / (1 - abs(stoploss)) if abs(stoploss) != 1 else 1.5
+    return max(min(reserve, 1.5), 1)
+
+
 def min_order_value(min_cost: float | None, min_amount: float | None, price: float, stoploss: float) -> float:
     """The smallest stake freqtrade places on a market with these limits at ``price``: its
     ``Exchange.get_min_pair_stake_amount`` with the default 5% amount reserve (the strategy's minimum
     order, config.exchange_min_order, uses the -10% stoploss its backtester assumes for position
     adjustments; the engine passes the stoploss of each kind of order)."""
-    stoploss_reserve = AMOUNT_RESERVE / (1 - abs(stoploss)) if abs(stoploss) != 1 else 1.5
-    stoploss_reserve = max(min(stoploss_reserve, 1.5), 1)
     limits = []
     if min_cost:
-        limits.append(min_cost * stoploss_reserve)
+        limits.append(min_cost * stoploss_reserve(stoploss))
     if min_amount:
         limits.append(min_amount * price * AMOUNT_RESERVE)
     return max(limits) if limits else 0.0

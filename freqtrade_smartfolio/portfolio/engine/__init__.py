@@ -1,15 +1,18 @@
 """A fast rebalancing engine that reproduces ``freqtrade backtesting`` with SmartPortfolio.
 
-Pure numpy + the pure planning rules of :mod:`freqtrade_smartfolio.portfolio.plan` (no freqtrade
-import). One module per job, around one :class:`Settings` object:
+numpy and loops compiled with numba, around the pure planning rules of
+:mod:`freqtrade_smartfolio.portfolio.plan` (no freqtrade import). One module per job, around one
+:class:`Settings` object:
 
 * :mod:`.market` - :class:`Market` (aligned candle arrays), :func:`as_market`, :func:`load_market`,
   the price precision freqtrade derives from the candles;
 * :mod:`.rules` - what freqtrade does to an order (:class:`ExchangeRules`, precision, minimum stake);
 * :mod:`.planner` - :func:`fast_plan`, plan.py's orders without the plan objects;
-* :mod:`.kernel` (trigger scan, clean mode) and :mod:`.fills` (freqtrade mode) - the loop;
+* :mod:`.kernel` (trigger scan, clean mode) and :mod:`.fills` (freqtrade mode) - the loop, compiled
+  in :mod:`.compiled` (clean mode, the band scan) and :mod:`.compiled_freqtrade` (freqtrade mode);
 * :mod:`.api` - :func:`simulate`, :func:`buy_and_hold`, :func:`run_kernel`, :class:`EngineResult`;
-* :mod:`.sweep` - many parameter sets through joblib (local processes, or a Dask/Ray cluster).
+* :mod:`.sweep` - many parameter sets in one compiled loop (numba threads), or through joblib
+  (local processes, or a Dask/Ray cluster).
 
 Modes (see docs/engine.md):
 
@@ -18,7 +21,7 @@ Modes (see docs/engine.md):
     rounded to the tick; orders fill at the open of bar ``r`` (rounded to the tick);
   * triggers as the strategy's ``_trigger``: LISTING (a coin whose candles start while others are
     held) > COMPLETION (a candle left a tradable part of a buy unfilled) > plan.py's
-    :func:`check_trigger` (INITIAL, SCHEDULE when due, THRESHOLD), by a bit-identical vectorised scan
+    :func:`check_trigger` (INITIAL, SCHEDULE when due, THRESHOLD), by a bit-identical compiled scan
     over the bars where every coin has a candle, and bar by bar elsewhere; the schedule counts from
     the last SCHEDULE/INITIAL trigger;
   * a coin without a candle (``Market.valid``: not listed yet, halted, data ended) is valued at its

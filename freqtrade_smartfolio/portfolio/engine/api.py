@@ -86,7 +86,7 @@ def _holdings_frame(market: Market, out: KernelOutput, investment: float) -> tup
     """Holdings (bars x coins) and cash (bars) after each bar, forward-filled from the changes."""
     bars = len(market.dates)
     rows = np.asarray(out.change_rows, dtype=np.int64)
-    amounts = np.vstack([np.zeros(len(market.coins)), *out.amounts]) if out.amounts else None
+    amounts = np.vstack([np.zeros((1, len(market.coins))), np.array(out.amounts)]) if out.amounts else None
     cash = np.asarray([investment, *out.cash])
     which = np.searchsorted(rows, np.arange(bars), side="right")  # 0 = before the first change
     if amounts is None:
@@ -106,8 +106,15 @@ def _result(market: Market, out: KernelOutput, investment: float, mode: Mode) ->
         equity.iloc[-1] = out.final_value
     weights = pd.DataFrame(values / total[:, None], index=index, columns=list(market.coins))
     weights["cash"] = cash / total
-    fills = list(zip(*out.fills, strict=True)) if out.fills else [()] * 7
-    rows, coin_idx, sides, amounts_f, prices_f, fees_f, event_f = (np.asarray(c) for c in fills)
+    columns = out.columns
+    if columns is not None:  # a compiled run: the columns are there already
+        rows, coin_idx, sides, amounts_f = columns["row"], columns["coin"], columns["side"], columns["amount"]
+        prices_f, fees_f, event_f = columns["price"], columns["fee"], columns["rebalance"]
+        events: list[Any] = [columns["event_row"], columns["kind"], columns["reason"], columns["incomplete"]]
+    else:
+        fills = list(zip(*out.fills, strict=True)) if out.fills else [()] * 7
+        rows, coin_idx, sides, amounts_f, prices_f, fees_f, event_f = (np.asarray(c) for c in fills)
+        events = list(zip(*out.events, strict=True)) if out.events else [()] * 4
     coin_names = np.asarray(market.coins, dtype=object)
     trades = pd.DataFrame(
         {
@@ -121,7 +128,6 @@ def _result(market: Market, out: KernelOutput, investment: float, mode: Mode) ->
             "rebalance": event_f.astype(np.int64),
         }
     )
-    events = list(zip(*out.events, strict=True)) if out.events else [()] * 4
     rebalances = pd.DataFrame(
         {
             "time": index.take(np.asarray(events[0], dtype=np.int64)),

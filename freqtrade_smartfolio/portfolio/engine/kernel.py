@@ -1,10 +1,11 @@
 """The kernel: one run of one :class:`Settings` over prepared arrays.
 
-Speed comes from skipping the quiet bars: between two rebalances holdings and cash are constant, so
-the kernel finds the next bar whose weights leave the band (or whose schedule is due) with one
-vectorised pass over a block of bars (:meth:`Kernel.scan`); only the bars that trade run Python code.
-This module holds the shared state, the trigger search and clean mode; freqtrade mode (the trade
-book and the fills) is :mod:`.fills`.
+Clean mode runs whole in compiled code (:func:`compiled.clean_kernel`). In freqtrade mode speed comes
+from skipping the quiet bars: between two rebalances holdings and cash are constant, so the kernel
+finds the next bar whose weights leave the band (or whose schedule is due) with one compiled pass
+(:meth:`Kernel.scan`, :func:`compiled.band_scan`); only the bars that trade run Python code. This
+module holds the shared state, the trigger search and clean mode; freqtrade mode (the trade book and
+the fills) is :mod:`.fills`.
 """
 
 from __future__ import annotations
@@ -15,15 +16,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from freqtrade_smartfolio.portfolio.engine import compiled
 from freqtrade_smartfolio.portfolio.engine.market import NS_PER_MINUTE, Market
-from freqtrade_smartfolio.portfolio.engine.rules import bt_quantity, prepare_prices
+from freqtrade_smartfolio.portfolio.engine.rules import prepare_prices
 from freqtrade_smartfolio.portfolio.engine.settings import Settings
 from freqtrade_smartfolio.portfolio.lots import decimals_of
 from freqtrade_smartfolio.portfolio.plan import TriggerKind
-
-EXCESS_TOLERANCE = 1e-12  # as plan.out_of_band_reason
-FIRST_BLOCK = 32
-MAX_BLOCK = 4096
 
 
 @dataclass
@@ -41,6 +39,8 @@ class KernelOutput:
     fees: float = 0.0
     traded_value: float = 0.0  # rebalance orders only (not the initial buys, not the final sale)
     rebalances: int = 0  # events that traded, the initial allocation excluded
+    # a compiled run's fills and events as columns too (the same values as ``fills``/``events``)
+    columns: dict[str, np.ndarray] | None = None
 
 
 class Kernel:
@@ -81,7 +81,7 @@ class Kernel:
         self.plan_dates = self.dates + self.tf_ns  # when the plan from each bar is made (bar r+1's time)
         # Which coins have a candle on each bar (None: all of them, on every bar). A bar r is
         # "special" when a coin lacks the candle r-1 the plan is made from, or the set of coins with
-        # a candle changed: the vectorised scan stops there and the bar is checked one by one.
+        # a candle changed: the compiled scan stops there and the bar is checked one by one.
         self.valid = None if mode == "clean" or market.valid is None else market.valid
         bars = len(self.dates)
         self.special = np.zeros(0, dtype=np.int64)
@@ -109,9 +109,8 @@ class Kernel:
             relative_width = np.where(self.goal > 0, self.goal * rule.threshold, rule.threshold)
             self.width = relative_width if rule.relative else np.full(self.n + 1, rule.threshold)
         self.out = KernelOutput()
-        self.last_gap = 0
 
-    # ------------------------------------------------------------ trigger search (vectorised)
+    # ------------------------------------------------------------ trigger search (compiled)
     def scan(self, first: int, amounts: np.ndarray, cash: float, last_tick: int | None, lag: int) -> int:
         """First bar ``r >= first`` whose plan (prices of bar ``r - lag``) triggers, or -1."""
         total_bars = len(self.dates)
@@ -136,53 +135,14 @@ class Kernel:
             return total_bars if total_bars < len(self.dates) else -1
         if not (amounts > 0).any():
             return first  # nothing held: the initial allocation is due now
-        r = first
-        block = max(FIRST_BLOCK, 2 * self.last_gap)  # quiet spells tend to be alike: guess from the last
-        while r < min(total_bars, schedule_row):
-            hi = min(total_bars, schedule_row, r + block)
-            hits = np.flatnonzero(self.out_of_band(r, hi, amounts, cash, lag))
-            if len(hits):
-                self.last_gap = r + int(hits[0]) - first
-                return r + int(hits[0])
-            r = hi
-            block = min(block * 4, MAX_BLOCK)
+        stop = min(total_bars, schedule_row)
+        if first < stop:  # the compiled band test over every quiet bar up to the schedule
+            hit = compiled.band_scan(self.close_r, first, stop, lag, amounts, cash, self.goal, self.width)
+            if hit >= 0:
+                return hit
         if schedule_row < total_bars:
             return schedule_row
         return total_bars if total_bars < len(self.dates) else -1
-
-    def out_of_band(self, lo: int, hi: int, amounts: np.ndarray, cash: float, lag: int) -> np.ndarray:
-        """For bars ``lo..hi-1``: is any weight out of its band at the prices of bar ``r - lag``?
-
-        freqtrade mode: plan.out_of_band_reason's test (cash included, 1e-12 tolerance, values
-        summed left to right then cash). Clean mode: bt's RunIfOutOfBounds (relative deviation
-        strictly above the threshold; cash only checked when it has a target; cash summed first).
-        """
-        goal, width = self.goal, self.width
-        if width is None:
-            return np.zeros(hi - lo, dtype=bool)
-        if self.mode == "clean":
-            # bt: capital + each child's value, in order (cash in column 0, then cumsum)
-            buf = np.empty((hi - lo, self.n + 1))
-            buf[:, 0] = cash
-            values = np.multiply(self.close_r[lo:hi], amounts, out=buf[:, 1:])
-            total = np.cumsum(buf, axis=1)[:, -1]
-            w = values / total[:, None]
-            threshold = float(self.rule.threshold or 0.0)
-            if self.rule.relative:  # |dev| > t  <=>  dev > t or dev < -t (bt's test)
-                out = (np.abs((w - goal[:-1]) / goal[:-1]) > threshold).any(axis=1)
-            else:
-                out = (np.abs(w - goal[:-1]) > threshold).any(axis=1)
-            if self.targets.cash > 0:
-                out |= np.abs(cash / total - goal[-1]) > threshold
-            return out
-        values = self.close_r[lo - lag : hi - lag] * amounts
-        if self.mode == "freqtrade":
-            # plan.py: sum(values) left to right, then + cash (cumsum is sequential: same rounding)
-            total = np.cumsum(values, axis=1)[:, -1] + cash
-            out = (np.abs(values / total[:, None] - goal[:-1]) - width[:-1] > EXCESS_TOLERANCE).any(axis=1)
-            out |= np.abs(cash / total - goal[-1]) - width[-1] > EXCESS_TOLERANCE
-            return out
-        raise ValueError(f"unknown mode {self.mode!r}")
 
     # ------------------------------------------------------------ freqtrade mode
     def _is_special(self, r: int) -> bool:
@@ -204,63 +164,73 @@ class Kernel:
 
     # ------------------------------------------------------------ clean mode
     def run_clean(self, hold: bool = False) -> KernelOutput:
+        """Clean mode, compiled (:func:`compiled.clean_kernel`; docs/engine.md, "clean mode")."""
         n, fee, out, record = self.n, self.fee, self.out, self.record
-        last = len(self.dates) - 1
-        amounts = np.zeros(n)
-        held = [0.0] * n
-        cash = self.investment
-        last_tick: int | None = None
-        weights = self.targets.weights
-        both = self.width is not None and self.rule.interval_minutes is not None
-        r = 0
-        while r <= last:
-            if cash != self.investment or any(held):
-                if hold:
-                    break
-                r = self.scan(r, amounts, cash, last_tick, lag=0)
-                if r < 0:
-                    break
-                if self.width is None or (both and not self.out_of_band(r, r + 1, amounts, cash, 0)[0]):
-                    kind = TriggerKind.SCHEDULE
-                    last_tick = int(self.dates[r])
-                else:
-                    kind = TriggerKind.THRESHOLD
-            else:
-                kind = TriggerKind.INITIAL
-                last_tick = int(self.dates[r])
-            initial = kind == TriggerKind.INITIAL
-            prices = self.close_r[r].tolist()
-            # bt: value = capital + child values in order; weights from that value; base = value
-            values = [held[i] * prices[i] for i in range(n)]
-            base = cash
-            for v in values:
-                base += v
-            event = len(out.events)
-            for i in range(n):
-                p = prices[i]
-                amount = (weights[i] - (values[i] / base if base else 0.0)) * base
-                if amount == 0:
-                    continue
-                if self.bt_quantities:
-                    q = bt_quantity(amount, p, fee)
-                else:
-                    q = amount / (p * (1 + fee)) if amount > 0 else amount / (p * (1 - fee))
-                commission = abs(q) * p * fee
-                held[i] += q
-                cash -= q * p + commission
-                out.fees += commission
-                if not initial:
-                    out.traded_value += abs(q) * p
-                if record:
-                    out.fills.append((r, i, "buy" if q > 0 else "sell", abs(q), p, commission, event))
-            amounts = np.array(held)
-            if not initial:
-                out.rebalances += 1
-            if record:
-                out.events.append((r, kind.value, "" if initial else kind.value, False))
-            self._record_holdings(r, amounts, cash)
-            r += 1
-        gross = float(np.dot(amounts, self.close_r[last]))
+        rule = self.rule
+        interval_ns = compiled.schedule_ns(rule.interval_minutes)
+        close = np.ascontiguousarray(self.close_r, dtype=np.float64)
+        rows, kinds, held_after, cash_after, qty, traded, totals = compiled.clean_kernel(
+            close,
+            np.ascontiguousarray(self.dates, dtype=np.int64),
+            np.ascontiguousarray(self.goal, dtype=np.float64),
+            self.width is not None,
+            float(rule.threshold or 0.0),
+            bool(rule.relative),
+            self.targets.cash > 0,
+            interval_ns,
+            fee,
+            self.investment,
+            bool(self.bt_quantities),
+            hold,
+        )
+        out.fees, out.traded_value, out.rebalances = float(totals[0]), float(totals[1]), int(totals[2])
+        out.change_rows = rows.tolist()
+        out.amounts = list(held_after)
+        out.cash = cash_after.tolist()
+        if record:
+            names = np.array(
+                [TriggerKind.INITIAL.value, TriggerKind.THRESHOLD.value, TriggerKind.SCHEDULE.value]
+            )
+            kind_names = names[kinds]
+            reasons = np.where(kinds == compiled.KIND_INITIAL, "", kind_names)
+            event, coin = np.nonzero(traded)  # event by event, coins in order: the order of the fills
+            q = qty[event, coin]
+            fill_rows = rows[event]
+            prices = close[fill_rows, coin]
+            amount = np.abs(q)
+            fill_fees = amount * prices * fee
+            sides = np.where(q > 0, "buy", "sell")
+            out.columns = {
+                "row": fill_rows,
+                "coin": coin,
+                "side": sides,
+                "amount": amount,
+                "price": prices,
+                "fee": fill_fees,
+                "rebalance": event,
+                "event_row": rows,
+                "kind": kind_names,
+                "reason": reasons,
+                "incomplete": np.zeros(len(rows), dtype=bool),
+            }
+            out.events = list(
+                zip(rows.tolist(), kind_names.tolist(), reasons.tolist(), [False] * len(rows), strict=True)
+            )
+            out.fills = list(
+                zip(
+                    fill_rows.tolist(),
+                    coin.tolist(),
+                    sides.tolist(),
+                    amount.tolist(),
+                    prices.tolist(),
+                    fill_fees.tolist(),
+                    event.tolist(),
+                    strict=True,
+                )
+            )
+        amounts = held_after[-1] if len(rows) else np.zeros(n)
+        cash = float(cash_after[-1]) if len(rows) else self.investment
+        gross = float(np.dot(amounts, close[-1]))
         out.fees += gross * fee
         out.final_value = cash + gross * (1 - fee)
         return out

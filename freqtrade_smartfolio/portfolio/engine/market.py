@@ -261,6 +261,9 @@ def align_candles(fields: Mapping[str, np.ndarray]) -> tuple[dict[str, np.ndarra
     """
     close = np.asarray(fields["close"], dtype=float)
     bars, n = close.shape
+    if not any(np.isnan(np.asarray(a, dtype=float)).any() for a in fields.values()):  # nothing to fill
+        copies = {name: np.ascontiguousarray(a, dtype=float) for name, a in fields.items()}
+        return copies, np.ones((bars, n), dtype=bool)
     have = ~np.isnan(close)
     valid = np.zeros((bars, n), dtype=bool)
     for k in range(n):

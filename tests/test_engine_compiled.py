@@ -1,0 +1,366 @@
+"""The compiled kernels (engine/compiled.py, engine/compiled_freqtrade.py) against the plain
+Python/numpy implementations of the same rules: two implementations checked against each other on
+random markets with hypothesis, bit for bit.
+
+The Python reference of clean mode below is the engine's clean mode before it was compiled (the
+vectorised trigger scan and the scalar rebalance of kernel.py at ed4a092), kept here as the oracle.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from freqtrade_smartfolio.portfolio import engine as E
+from freqtrade_smartfolio.portfolio.engine import compiled_freqtrade as cf
+from freqtrade_smartfolio.portfolio.engine import fills as F
+from freqtrade_smartfolio.portfolio.engine.api import _result
+from freqtrade_smartfolio.portfolio.engine.settings import Settings
+from freqtrade_smartfolio.portfolio.lots import truncate_to_step
+from freqtrade_smartfolio.portfolio.plan import CoinRules, RebalanceRule
+from freqtrade_smartfolio.portfolio.targets import Targets
+
+
+def _market(closes: np.ndarray, tf_minutes: int = 60) -> E.Market:
+    bars = len(closes)
+    dates = (np.arange(bars, dtype=np.int64) * tf_minutes + 28_401_120) * E.NS_PER_MINUTE  # 2024-01-01
+    closes = np.ascontiguousarray(closes, dtype=float)
+    return E.Market(tuple(f"C{i}" for i in range(closes.shape[1])), dates, closes, closes, float(tf_minutes))
+
+
+def _reference_clean(market: E.Market, settings: Settings, hold: bool = False) -> E.KernelOutput:
+    """Clean mode as the Python kernel ran it (numpy scan over all remaining bars, scalar rebalance)."""
+    close, dates = market.close, market.dates
+    targets, rule, fee = settings.targets, settings.rule, settings.fee
+    n = len(market.coins)
+    goal = np.append(targets.array, targets.cash)
+    threshold = float(rule.threshold or 0.0)
+    out = E.KernelOutput()
+
+    def out_of_band(lo: int, hi: int, amounts: np.ndarray, cash: float) -> np.ndarray:
+        buf = np.empty((hi - lo, n + 1))
+        buf[:, 0] = cash
+        values = np.multiply(close[lo:hi], amounts, out=buf[:, 1:])
+        total = np.cumsum(buf, axis=1)[:, -1]
+        w = values / total[:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if rule.relative:
+                hit = (np.abs((w - goal[:-1]) / goal[:-1]) > threshold).any(axis=1)
+            else:
+                hit = (np.abs(w - goal[:-1]) > threshold).any(axis=1)
+        if targets.cash > 0:
+            hit |= np.abs(cash / total - goal[-1]) > threshold
+        return hit
+
+    def scan(first: int, amounts: np.ndarray, cash: float, last_tick: int) -> int:
+        bars = len(dates)
+        schedule_row = bars
+        if rule.interval_minutes is not None:
+            due = last_tick + rule.interval_minutes * E.NS_PER_MINUTE
+            schedule_row = max(first, int(np.searchsorted(dates, due, side="left")))
+        if rule.threshold is None:
+            return schedule_row if schedule_row < bars else -1
+        if not (amounts > 0).any():
+            return first
+        hits = np.flatnonzero(out_of_band(first, min(bars, schedule_row), amounts, cash))
+        if len(hits):
+            return first + int(hits[0])
+        return schedule_row if schedule_row < bars else -1
+
+    amounts = np.zeros(n)
+    held = [0.0] * n
+    cash = settings.investment
+    last_tick = 0
+    weights = targets.weights
+    r = 0
+    while r < len(dates):
+        if cash != settings.investment or any(held):
+            if hold:
+                break
+            r = scan(r, amounts, cash, last_tick)
+            if r < 0:
+                break
+            schedule = rule.threshold is None or (
+                rule.interval_minutes is not None and not out_of_band(r, r + 1, amounts, cash)[0]
+            )
+            kind = "schedule" if schedule else "threshold"
+            if schedule:
+                last_tick = int(dates[r])
+        else:
+            kind = "initial"
+            last_tick = int(dates[r])
+        prices = close[r].tolist()
+        values = [held[i] * prices[i] for i in range(n)]
+        base = cash
+        for v in values:
+            base += v
+        event = len(out.events)
+        for i in range(n):
+            p = prices[i]
+            amount = (weights[i] - (values[i] / base if base else 0.0)) * base
+            if amount == 0:
+                continue
+            if settings.bt_quantities:
+                q = E.bt_quantity(amount, p, fee)
+            else:
+                q = amount / (p * (1 + fee)) if amount > 0 else amount / (p * (1 - fee))
+            commission = abs(q) * p * fee
+            held[i] += q
+            cash -= q * p + commission
+            out.fees += commission
+            if kind != "initial":
+                out.traded_value += abs(q) * p
+            out.fills.append((r, i, "buy" if q > 0 else "sell", abs(q), p, commission, event))
+        amounts = np.array(held)
+        if kind != "initial":
+            out.rebalances += 1
+        out.events.append((r, kind, "" if kind == "initial" else kind, False))
+        out.change_rows.append(r)
+        out.amounts.append(amounts.copy())
+        out.cash.append(cash)
+        r += 1
+    gross = float(np.dot(amounts, close[-1]))
+    out.fees += gross * fee
+    out.final_value = cash + gross * (1 - fee)
+    return out
+
+
+def _same(a: E.KernelOutput, b: E.KernelOutput) -> None:
+    assert a.change_rows == b.change_rows
+    assert all(np.array_equal(x, y) for x, y in zip(a.amounts, b.amounts, strict=True))
+    assert a.cash == b.cash
+    assert a.events == b.events
+    assert a.fills == b.fills
+    assert (a.fees, a.traded_value, a.rebalances, a.final_value) == (
+        b.fees,
+        b.traded_value,
+        b.rebalances,
+        b.final_value,
+    )
+
+
+@st.composite
+def clean_cases(draw):
+    coins = draw(st.integers(1, 6))
+    bars = draw(st.integers(2, 400))
+    seed = draw(st.integers(0, 2**32 - 1))
+    vol = draw(st.sampled_from([0.002, 0.02, 0.08]))
+    rng = np.random.default_rng(seed)
+    closes = 100 * np.exp(np.cumsum(rng.normal(0, vol, size=(bars, coins)), axis=0))
+    if draw(st.booleans()):
+        closes = np.round(closes, 2)
+    raw = np.array(draw(st.lists(st.integers(0, 20), min_size=coins, max_size=coins)), dtype=float)
+    cash = draw(st.sampled_from([0.0, 0.0, 0.1, 0.3]))
+    if raw.sum() == 0:
+        raw[0] = 1.0
+    weights = tuple((raw / raw.sum() * (1 - cash)).tolist())
+    threshold = draw(st.one_of(st.none(), st.floats(0.001, 0.5)))
+    interval = draw(st.sampled_from([None, 60, 180, 1440, 10080]))
+    if threshold is None and interval is None:
+        threshold = 0.05
+    rule = RebalanceRule(threshold=threshold, relative=draw(st.booleans()), interval_minutes=interval)
+    fee = draw(st.sampled_from([0.0, 0.001, 0.0025]))
+    return (
+        closes,
+        Targets(tuple(f"C{i}" for i in range(coins)), weights, cash),
+        rule,
+        fee,
+        draw(st.booleans()),
+    )
+
+
+@settings(deadline=None, max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(clean_cases(), st.booleans())
+def test_compiled_clean_mode_equals_the_python_kernel(case, hold):
+    closes, targets, rule, fee, bt_quantities = case
+    market = _market(closes)
+    settings_ = Settings.resolve(market, targets, rule, None, fee, 1000.0, None, "clean", bt_quantities)
+    ours = E.run_kernel(
+        market, targets, rule, fee=fee, mode="clean", bt_quantities=bt_quantities, hold=hold, record=True
+    )
+    _same(ours, _reference_clean(market, settings_, hold=hold))
+
+
+def test_compiled_clean_sweep_equals_single_runs():
+    closes = np.round(100 * np.exp(np.cumsum(np.random.default_rng(7).normal(0, 0.02, (600, 4)), axis=0)), 2)
+    market = _market(closes)
+    targets = Targets(("C0", "C1", "C2", "C3"), (0.4, 0.3, 0.2, 0.1))
+    thresholds, intervals = [0.01, 0.05, None], [None, 1440]
+    table = E.sweep(market, targets, thresholds, intervals, relative=True, mode="clean")
+    for row in table.itertuples():
+        threshold = None if math.isnan(row.threshold) else row.threshold
+        interval = None if math.isnan(row.interval_minutes) else int(row.interval_minutes)
+        rule = RebalanceRule(threshold=threshold, relative=True, interval_minutes=interval)
+        single = E.simulate(market, targets, rule, mode="clean")
+        assert row.final_value == single.final_value
+        assert row.rebalances == single.summary["rebalances"]
+        assert row.total_return == pytest.approx(single.summary["total_return"], rel=0, abs=0)
+
+
+# ---------------------------------------------------------------- freqtrade mode compiled
+
+
+def test_numpy_sum_is_numpys():
+    rng = np.random.default_rng(5)
+    for n in list(range(0, 129)) * 5:
+        a = rng.lognormal(0, 3, n) * rng.choice([1.0, 1e-8, 1e8], n)
+        assert cf.np_sum(a) == float(a.sum())
+
+
+@settings(deadline=None, max_examples=2000)
+@given(
+    st.one_of(
+        st.floats(1e-9, 1e7),
+        st.integers(1, 10**9).map(lambda k: k / 1000),  # decimal values, half-way points among them
+        st.integers(1, 10**7).map(lambda k: (2 * k + 1) / 2000),
+    ),
+    st.integers(0, 10),
+)
+def test_compiled_roundings_are_pythons(x, d):
+    assume(x * 10**d < 2**50)  # beyond, the compiled helpers say they cannot decide (tested below)
+    rounded, ok = cf.py_round(x, d)
+    assert ok and rounded == round(x, d)
+    tick = float(f"1e-{d}")
+    price, ok = cf.price_to_precision(x, d)
+    assert ok and price == E.price_to_precision(x, tick)
+    for amount in (x, x * (1 + 1e-9), x * (1 - 1e-9), round(x, d), round(x, d) * (1 + 1e-12)):
+        lots, ok = cf.truncate_to_step(amount, tick, d)
+        assert ok and lots == truncate_to_step(amount, tick, d)
+        grid, ok = cf.on_grid(amount, tick, d)
+        assert ok and grid == E.on_grid(amount, tick, d)
+
+
+def test_compiled_roundings_beyond_exact_say_so():
+    assert cf.py_round(450360.0, 10) == (450360.0, False)
+    assert cf.price_to_precision(450360.1, 12)[1] is False
+    assert cf.truncate_to_step(4.0e10, 1e-8, 8)[1] is False
+
+
+@st.composite
+def plan_states(draw):
+    n = draw(st.integers(1, 24))
+    weights = np.array(draw(st.lists(st.floats(0.05, 1.0), min_size=n, max_size=n)))
+    cash_w = draw(st.sampled_from([0.0, 0.0, 0.1]))
+    weights = weights / weights.sum() * (1 - cash_w)
+    prices = np.array(draw(st.lists(st.floats(0.001, 50_000), min_size=n, max_size=n)))
+    values = np.array(draw(st.lists(st.floats(0, 3000), min_size=n, max_size=n)))
+    steps = np.array([draw(st.sampled_from([0.0, 1e-5, 0.001, 0.1, 1.0])) for _ in range(n)])
+    amounts = np.array([E.on_grid(v / p, s) for v, p, s in zip(values, prices, steps, strict=True)])
+    cash = draw(st.floats(0, 2000))
+    min_orders = np.full(n, draw(st.sampled_from([0.0, 5.0, 5.8333333333, 50.0])))
+    fee = draw(st.sampled_from([0.0, 0.001, 0.0075]))
+    return amounts, prices, cash, weights, cash_w, min_orders, steps, fee
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(plan_states(), st.booleans())
+def test_compiled_fast_plan_equals_fast_plan(case, buys_only):
+    amounts, prices, cash, goal, cash_w, min_orders, steps, fee = case
+    n = len(amounts)
+    sells, buys = E.fast_plan(
+        amounts, prices, cash, goal, cash_w, min_orders.tolist(), steps.tolist(), fee, buys_only=buys_only
+    )
+    side, amount, value = np.zeros(n, dtype=np.int64), np.zeros(n), np.zeros(n)
+    count = cf.fast_plan(
+        amounts, prices, cash, goal, cash_w, min_orders, steps, fee, buys_only, side, amount, value
+    )
+    assert count == len(sells) + len(buys)
+    assert [(i, amount[i], value[i]) for i in range(n) if side[i] < 0] == sells
+    assert sorted((i, amount[i], value[i]) for i in range(n) if side[i] > 0) == sorted(buys)
+
+
+@st.composite
+def freqtrade_cases(draw):
+    coins = draw(st.integers(1, 10))
+    bars = draw(st.integers(3, 300))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    vol = draw(st.sampled_from([0.003, 0.02, 0.06]))
+    base = draw(st.sampled_from([0.01, 1.0, 100.0, 30_000.0]))
+    closes = base * np.exp(np.cumsum(rng.normal(0, vol, size=(bars, coins)), axis=0))
+    opens = closes * np.exp(rng.normal(0, vol / 3, size=(bars, coins)))
+    highs = np.maximum(opens, closes) * (1 + np.abs(rng.normal(0, vol / 2, size=(bars, coins))))
+    lows = np.minimum(opens, closes) * (1 - np.abs(rng.normal(0, vol / 2, size=(bars, coins))))
+    raw = np.array(draw(st.lists(st.integers(1, 20), min_size=coins, max_size=coins)), dtype=float)
+    cash = draw(st.sampled_from([0.0, 0.0, 0.1]))
+    targets = Targets(
+        tuple(f"C{i}" for i in range(coins)), tuple((raw / raw.sum() * (1 - cash)).tolist()), cash
+    )
+    threshold = draw(st.one_of(st.none(), st.floats(0.002, 0.3)))
+    interval = draw(st.sampled_from([None, 60, 180, 1440]))
+    if threshold is None and interval is None:
+        threshold = 0.02
+    rule = RebalanceRule(threshold=threshold, relative=draw(st.booleans()), interval_minutes=interval)
+    decimals = [draw(st.integers(0, 8)) for _ in range(coins)]
+    ticks = [draw(st.sampled_from([0.0, 10.0 ** -max(0, 6 - round(math.log10(base)))])) for _ in range(coins)]
+    rules = [
+        CoinRules(min_order=draw(st.sampled_from([0.0, 5.0, 5.8333333333, 30.0])), step=float(f"1e-{d}"))
+        if draw(st.booleans())
+        else CoinRules(min_order=5.0, step=0.0)
+        for d in decimals
+    ]
+    exchange = [
+        E.ExchangeRules(tick=t, min_cost=draw(st.sampled_from([0.0, 5.0])), min_amount=r.step)
+        for t, r in zip(ticks, rules, strict=True)
+    ]
+    investment = draw(st.sampled_from([100.0, 1000.0, 100_000.0]))
+    fee = draw(st.sampled_from([0.0, 0.001, 0.0075]))
+    dates = (np.arange(bars, dtype=np.int64) * 60 + 28_401_120) * E.NS_PER_MINUTE
+    market = E.Market(targets.coins, dates, opens, closes, 60.0, high=highs, low=lows)
+    return market, targets, rule, rules, exchange, fee, investment
+
+
+def _python_freqtrade(market, targets, rule, rules, exchange, fee, investment, **kwargs):
+    previous = F.COMPILED
+    F.COMPILED = False
+    try:
+        return E.run_kernel(market, targets, rule, rules, fee, investment, exchange=exchange, **kwargs)
+    finally:
+        F.COMPILED = previous
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(freqtrade_cases(), st.booleans(), st.booleans())
+def test_compiled_freqtrade_mode_equals_the_python_kernel(case, record, hold):
+    market, targets, rule, rules, exchange, fee, investment = case
+    settings_ = Settings.resolve(market, targets, rule, rules, fee, investment, exchange, "freqtrade")
+    kernel = F.FreqtradeKernel(market, settings_, record)
+    ours = kernel._run_compiled(hold)
+    assert ours is not None  # the compiled loop applies and decided every rounding
+    theirs = _python_freqtrade(
+        market, targets, rule, rules, exchange, fee, investment, record=record, hold=hold
+    )
+    _same(ours, theirs)
+    if record:  # the result frames, built from the compiled run's columns, are the Python run's
+        a = _result(market, ours, investment, "freqtrade")
+        b = _result(market, theirs, investment, "freqtrade")
+        pd.testing.assert_series_equal(a.equity, b.equity, check_exact=True)
+        pd.testing.assert_frame_equal(a.weights, b.weights, check_exact=True)
+        pd.testing.assert_frame_equal(a.trades, b.trades, check_exact=True)
+        pd.testing.assert_frame_equal(a.rebalances, b.rebalances, check_exact=True)
+        assert pd.Series(a.summary).equals(pd.Series(b.summary))  # NaN where NaN
+
+
+def test_compiled_freqtrade_sweep_equals_the_python_sweep():
+    rng = np.random.default_rng(11)
+    closes = np.round(100 * np.exp(np.cumsum(rng.normal(0, 0.02, (700, 4)), axis=0)), 2)
+    opens = np.round(closes * np.exp(rng.normal(0, 0.005, closes.shape)), 2)
+    market = _market(closes)
+    market = E.Market(market.coins, market.dates, opens, closes, 60.0)
+    targets = Targets(market.coins, (0.4, 0.3, 0.2, 0.05), 0.05)
+    rules = [CoinRules(5.0, 0.001), CoinRules(5.0, 0.01), CoinRules(10.0, 0.1), CoinRules(5.0, 0.0)]
+    exchange = [E.ExchangeRules(0.01, 5.0, r.step) for r in rules]
+    args = (market, targets, [0.005, 0.02, 0.1, None], [None, 180, 1440])
+    kwargs = {"relative": True, "rules": rules, "exchange": exchange, "investment": 5000.0}
+    ours = E.sweep(*args, **kwargs, n_jobs=2)
+    previous = F.COMPILED
+    F.COMPILED = False
+    try:
+        theirs = E.sweep(*args, **kwargs, n_jobs=1)
+    finally:
+        F.COMPILED = previous
+    pd.testing.assert_frame_equal(ours, theirs, check_exact=True)
