@@ -1,4 +1,4 @@
-"""A local HTTP server speaking Binance's spot REST API (stdlib only).
+"""A local HTTP server speaking Binance's spot REST API (FastAPI on uvicorn, as freqtrade's own API).
 
 Public endpoints live in :data:`ROUTES` (``path -> Route``), signed ones in :data:`PRIVATE_ROUTES`
 (``(method, path) -> Route``, see :mod:`.private`): they are served once an account exists
@@ -12,13 +12,20 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import socket
 import threading
 import time
-from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable, Mapping
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any, Self
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
+
+import uvicorn
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request as StarletteRequest
+from starlette.responses import Response
 
 from freqtrade_smartfolio.exchange import private
 from freqtrade_smartfolio.exchange.accounts import Credentials, parse_account_spec
@@ -494,42 +501,48 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-class _RequestHandler(BaseHTTPRequestHandler):
-    server: OfflineExchangeServer
-    protocol_version = "HTTP/1.1"
-    server_version = "OfflineBinance/1.0"
+SERVER_HEADER = "OfflineBinance/1.0"
+METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]  # wrong ones: Binance's 405
 
-    def do_GET(self) -> None:
-        self._dispatch()
 
-    def do_POST(self) -> None:
-        self._dispatch()
+class _Answer(Response):
+    """A response whose header names are spelled as Binance's and the HTTP/1.1 convention have them
+    (``Content-Type``, ``Retry-After``): ASGI lowercases them, which HTTP ignores but a plain ``dict``
+    of the headers does not (uvicorn's h11 writes the names as given)."""
 
-    def do_PUT(self) -> None:
-        self._dispatch()
+    def init_headers(self, headers: Mapping[str, str] | None = None) -> None:
+        super().init_headers(headers)
+        self.raw_headers = [
+            (name.decode("latin-1").title().encode("latin-1"), v) for name, v in self.raw_headers
+        ]
 
-    def do_DELETE(self) -> None:
-        self._dispatch()
 
-    def _dispatch(self) -> None:
+def build_app(server: OfflineExchangeServer) -> FastAPI:
+    """The FastAPI app: one catch-all route handing every request to :meth:`OfflineExchangeServer.answer`
+    (Binance's paths, codes and messages are the server's, not FastAPI's: no docs, no validation)."""
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+
+    @app.api_route("/{path:path}", methods=METHODS, include_in_schema=False)
+    async def dispatch(request: StarletteRequest) -> Response:
         started = time.perf_counter()
-        parts = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        body = await request.body()
+        raw_query = request.scope.get("query_string", b"").decode("latin-1")
+        path = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1").split("?")[0]
         query: dict[str, str] = {}
-        if body and "application/x-www-form-urlencoded" in (self.headers.get("Content-Type") or ""):
+        if body and "application/x-www-form-urlencoded" in (request.headers.get("content-type") or ""):
             query.update({k: v[-1] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()})
-        query.update({k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()})
+        query.update({k: v[-1] for k, v in parse_qs(raw_query, keep_blank_values=True).items()})
         req = Request(
-            self.command,
-            parts.path,
+            request.method,
+            path,
             query,
-            dict(self.headers.items()),
+            dict(request.headers.items()),
             body,
-            raw_query=parts.query,
-            client=str(self.client_address[0]),
+            raw_query=raw_query,
+            client=request.client.host if request.client else "",
         )
-        status, payload, headers = self.server.answer(req)
+        # handlers block (locks, injected delays): run them in the thread pool, as the stdlib server did
+        status, payload, headers = await run_in_threadpool(server.answer, req)
         if isinstance(payload, RawBody):
             data, content_type = payload.text.encode(), payload.content_type
         else:
@@ -537,43 +550,64 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 json.dumps(payload, separators=(",", ":")).encode(),
                 "application/json;charset=UTF-8",
             )
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):  # the client gave up (e.g. a timeout fault)
-            logger.info("%s %s: client closed the connection before the answer", self.command, parts.path)
-            self.close_connection = True
-            return
         level = logging.DEBUG if status < 400 else logging.WARNING
         logger.log(
             level,
             "%s %s -> %d (%.1f ms)",
-            self.command,
-            self.path,
+            request.method,
+            path + (f"?{raw_query}" if raw_query else ""),
             status,
             1000 * (time.perf_counter() - started),
         )
+        extra = {"Server": SERVER_HEADER, "Date": formatdate(usegmt=True), **headers}
+        return _Answer(data, status, headers=extra, media_type=content_type)
 
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silenced: :meth:`_dispatch` logs every request with its status and duration."""
+    return app
 
 
-class OfflineExchangeServer(ThreadingHTTPServer):
-    """``ThreadingHTTPServer`` dispatching through :data:`ROUTES`."""
+class OfflineExchangeServer:
+    """uvicorn serving :func:`build_app`, dispatching through :data:`ROUTES` and :data:`PRIVATE_ROUTES`.
 
-    daemon_threads = True
-    allow_reuse_address = True
+    The socket is bound here (so a busy port fails at once); :meth:`serve_forever` runs uvicorn on it
+    until :meth:`shutdown`."""
 
     def __init__(self, address: tuple[str, int], api: Api, routes: dict[str, Route] | None = None) -> None:
-        super().__init__(address, _RequestHandler)
         self.api = api
         self.routes = dict(ROUTES if routes is None else routes)
         self.private_routes = dict(PRIVATE_ROUTES)
+        host, port = address
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.socket = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.socket.bind((host, port))
+            self.socket.listen(128)
+        except OSError:
+            self.socket.close()
+            raise
+        self.server_address: tuple[str, int] = self.socket.getsockname()[:2]
+        config = uvicorn.Config(
+            build_app(self),
+            log_level="warning",
+            access_log=False,
+            server_header=False,
+            date_header=False,
+            lifespan="off",
+            # no idle cut-off of kept-alive connections (as the stdlib server): a client reusing one
+            # after uvicorn's default 5 s would race the close and see "server disconnected"
+            timeout_keep_alive=24 * 3600,
+            timeout_graceful_shutdown=1,
+        )
+        self._uvicorn = uvicorn.Server(config)
+
+    def serve_forever(self) -> None:
+        self._uvicorn.run(sockets=[self.socket])
+
+    def shutdown(self) -> None:
+        self._uvicorn.should_exit = True
+
+    def server_close(self) -> None:
+        self.socket.close()
 
     def _route(self, req: Request) -> Route:
         path = req.path.rstrip("/") or "/"
@@ -801,13 +835,14 @@ class OfflineExchange:
             server.server_close()
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        if server is not None:
+            server.server_close()
 
     def __enter__(self) -> Self:
         return self.start()
