@@ -37,7 +37,7 @@ def _fmt(value: float, decimals: int) -> str:
 
 
 class Api:
-    """The Binance endpoints, answering from a :class:`Feed`."""
+    """Binance's public market-data endpoints, answering from a :class:`~.feed.Feed`."""
 
     def __init__(
         self,
