@@ -34,7 +34,11 @@ def measure(requests_n: int, warmup: int) -> dict[str, float]:
     import requests
 
     from freqtrade_smartfolio.exchange import OfflineExchange
-    from freqtrade_smartfolio.exchange.auth import sign
+
+    try:
+        from freqtrade_smartfolio.exchange.auth import sign
+    except ImportError:  # before the split of private.py
+        from freqtrade_smartfolio.exchange.private import sign  # type: ignore[no-redef]
 
     out: dict[str, float] = {}
     started = time.perf_counter()
@@ -113,7 +117,9 @@ def run_side(root: Path, args: argparse.Namespace) -> dict[str, float]:
         "--warmup",
         str(args.warmup),
     ]
-    done = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env, cwd=root)
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=root)
+    if done.returncode:
+        raise SystemExit(f"measuring {root} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
