@@ -1,8 +1,9 @@
 """The offline exchange in one object: :class:`OfflineExchange` (feed, accounts, faults, delistings and
 the server in a background thread), and the ccxt / freqtrade configs that point at it.
 
-The parts: :mod:`.public` (market-data endpoints), :mod:`.private` (signed endpoints),
-:mod:`.control` (``/offline/*``), :mod:`.app` (routing, faults, authentication, FastAPI on uvicorn).
+The parts: :mod:`.public` (market-data endpoints), :mod:`.private` and :mod:`.wallet` (signed
+endpoints, authenticated by :mod:`.auth`), :mod:`.control` (``/offline/*``), :mod:`.app` (routing,
+faults, authentication, FastAPI on uvicorn); :mod:`.feed` the replayed market.
 """
 
 from __future__ import annotations
