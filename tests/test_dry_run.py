@@ -12,6 +12,8 @@ one, about two minutes in all.
 
 from __future__ import annotations
 
+import itertools
+import re
 import time
 from datetime import datetime, timedelta
 
@@ -48,12 +50,27 @@ def rebalances(bot: DryRunBot):
     return group_rebalances(orders_from_api(api_trades(bot.client())))
 
 
+def planned(log: str, reason: str) -> set[tuple[str, str]]:
+    """(side, coin) of every order of the plan logged for ``reason`` (``RebalancePlan.summary``)."""
+    lines = log.splitlines()
+    for i, line in enumerate(lines):
+        if f"Rebalance ({reason})" in line:
+            orders = (re.match(r"  (sell|buy) \S+ (\S+) \(", nxt) for nxt in lines[i + 1 :])
+            return {(m[1], m[2]) for m in itertools.takewhile(bool, orders) if m}
+    return set()
+
+
 def finished(bot: DryRunBot, kind: str):
-    """The first rebalance of ``kind`` once all its orders (sales and buys) have filled."""
+    """The first rebalance of ``kind`` once all its orders (sales and buys) have filled: every order of
+    its logged plan, not only a sale and a buy (the buys fill one per freqtrade loop pass, a status
+    taken between them saw the later coins under target)."""
     records = rebalances(bot)
     for _, group in records.groupby("rebalance"):
-        if group["reason"].iloc[0].startswith(kind) and set(group["side"]) == {"sell", "buy"}:
-            return group
+        reason = group["reason"].iloc[0]
+        if reason.startswith(kind) and set(group["side"]) == {"sell", "buy"}:
+            done = set(zip(group["side"], group["coin"], strict=True))
+            wanted = planned(bot.log_tail(lines=1_000_000), reason)
+            return group if wanted and wanted <= done else None
     return None
 
 

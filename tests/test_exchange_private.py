@@ -21,10 +21,10 @@ import pytest
 
 from freqtrade_smartfolio.exchange import Clock, Credentials, OfflineExchange, market_rules
 from freqtrade_smartfolio.exchange.accounts import parse_account_spec, parse_balances
+from freqtrade_smartfolio.exchange.app import _is_loopback
+from freqtrade_smartfolio.exchange.auth import sign
 from freqtrade_smartfolio.exchange.faults import Fault, FaultError
 from freqtrade_smartfolio.exchange.feed import parse_time
-from freqtrade_smartfolio.exchange.private import sign
-from freqtrade_smartfolio.exchange.server import _is_loopback
 from freqtrade_smartfolio.marketdata import load_candles
 
 FEE = 0.001

@@ -14,8 +14,8 @@ from freqtrade_smartfolio.backtest import run_backtest
 from freqtrade_smartfolio.exchange import OfflineExchange
 from freqtrade_smartfolio.freqtrade_config import build_config
 from freqtrade_smartfolio.marketdata import load_closes
-from freqtrade_smartfolio.portfolio.targets import Targets
 from freqtrade_smartfolio.portfolio.invariants import Rules, check
+from freqtrade_smartfolio.portfolio.targets import Targets
 
 pytestmark = pytest.mark.slow
 

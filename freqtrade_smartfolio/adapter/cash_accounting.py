@@ -53,7 +53,18 @@ class CashAccounting:
             realised = Trade.get_total_closed_profit() + sum(t.realized_profit for t in open_trades.values())
             in_trades = sum(t.stake_amount for t in open_trades.values())
             free = min(free, self.settings.investment + realised - in_trades - committed)
-        unpaid_entry_fees = sum(t.open_trade_value - t.stake_amount for t in open_trades.values())
+        # A trade's open value (its coins at the entry price, fee included) less its stake. A trade
+        # whose first buy has not filled yet holds no coins: freqtrade sets its stake when it places
+        # the buy, while its amount and open value stay 0 until a fill, so the difference is minus the
+        # whole stake. The backtest counts that stake as cash (its plan ignores open orders); dry-run
+        # and live count the open buy as done (its coins, see PortfolioView), so its stake is spent:
+        # giving it back here counted it twice, and a plan made at a new candle while the first
+        # entries were open saw the investment plus their stakes (tests/test_adapter_parts.py).
+        unpaid_entry_fees = sum(
+            t.open_trade_value - t.stake_amount
+            for t in open_trades.values()
+            if self.is_backtest or t.amount > 0
+        )
         return max(free - unpaid_entry_fees, 0.0)
 
     def _spendable_cash(self: SmartPortfolio, open_trades: Any) -> float:

@@ -1,4 +1,6 @@
-"""Candles, clock and prices behind the offline exchange (numpy only, no HTTP, no freqtrade).
+"""Klines, prices, tickers and books behind the offline exchange (numpy only, no HTTP, no freqtrade).
+
+The candle files are :mod:`.candles`, the clocks :mod:`.clock` (both re-exported here).
 
 Two clocks:
 
@@ -17,274 +19,37 @@ Two clocks:
 from __future__ import annotations
 
 import math
-import re
-import threading
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
-from freqtrade_smartfolio.exchange.markets import QUOTE, MarketRules, coin_timeframes, market_rules
+from freqtrade_smartfolio.exchange.candles import Candles, CandleStore, Series, aggregate
+from freqtrade_smartfolio.exchange.clock import (
+    ALIGN_MS,
+    DAY_MS,
+    MAX_ROWS_PER_CANDLE,
+    MINUTE_MS,
+    Clock,
+    FeedError,
+    grid_offset,
+    parse_time,
+    timeframe_ms,
+    wall_ms,
+)
+from freqtrade_smartfolio.exchange.markets import MarketRules
 
-MINUTE_MS = 60_000
-DAY_MS = 86_400_000
-WEEK_OFFSET_MS = 4 * DAY_MS  # Binance weeks open on Monday; 1970-01-01 was a Thursday
-UNIT_MS = {"s": 1000, "m": MINUTE_MS, "h": 3_600_000, "d": DAY_MS, "w": 7 * DAY_MS}
-MAX_ROWS_PER_CANDLE = 2000  # prefer finer data for a served candle while it needs at most this many rows
-ALIGN_MS = 3_600_000  # replay origins sit on whole hours (served and data)
-_TF_RE = re.compile(r"^(\d+)([smhdw])$")
-
-
-class FeedError(ValueError):
-    """A request the feed cannot answer; ``code`` is the Binance error code to send back."""
-
-    def __init__(self, message: str, code: int = -1100) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def timeframe_ms(timeframe: str) -> int:
-    """Length of a Binance interval such as ``5m`` or ``1d`` in milliseconds (``1M`` is not supported)."""
-    match = _TF_RE.match(timeframe)
-    if not match:
-        raise FeedError(f"Invalid interval {timeframe!r}: use e.g. 1m, 5m, 1h, 4h, 1d, 1w.", code=-1120)
-    return int(match.group(1)) * UNIT_MS[match.group(2)]
-
-
-def grid_offset(interval_ms: int) -> int:
-    """Epoch offset of an interval's candle grid (weeks start on Monday, everything else at epoch)."""
-    return WEEK_OFFSET_MS if interval_ms % (7 * DAY_MS) == 0 else 0
-
-
-def wall_ms() -> int:
-    """Current wall-clock time in epoch milliseconds."""
-    return time.time_ns() // 1_000_000
-
-
-def parse_time(value: str | datetime | int | float) -> int:
-    """A UTC time (ISO string such as ``2024-03-01T00:00``, datetime, or epoch ms) as epoch ms."""
-    if isinstance(value, int | float):
-        return int(value)
-    try:
-        stamp = pd.Timestamp(value)
-    except (ValueError, TypeError) as err:
-        raise ValueError(
-            f"replay_from={value!r} is not a time; use ISO format like 2024-03-01T00:00"
-        ) from err
-    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    return int(stamp.value // 1_000_000)
-
-
-@dataclass(frozen=True)
-class Series:
-    """One candle file as numpy arrays; ``t`` holds open times in epoch ms, sorted."""
-
-    timeframe: str
-    tf_ms: int
-    t: np.ndarray
-    o: np.ndarray
-    h: np.ndarray
-    low: np.ndarray
-    c: np.ndarray
-    v: np.ndarray
-
-    @property
-    def start(self) -> int:
-        return int(self.t[0])
-
-    @property
-    def end(self) -> int:
-        """End of the last candle (its open time plus one timeframe)."""
-        return int(self.t[-1]) + self.tf_ms
-
-
-class CandleStore:
-    """Lazy, thread-safe cache of candle files as :class:`Series` (one read per coin and timeframe)."""
-
-    def __init__(self, datadir: Path | str, quote: str = QUOTE) -> None:
-        self.datadir = Path(datadir)
-        if not self.datadir.is_dir():
-            raise FileNotFoundError(f"datadir={str(self.datadir)!r} is not a folder; pass --datadir")
-        self.quote = quote
-        self._series: dict[tuple[str, str], Series] = {}
-        self._timeframes: dict[str, dict[str, int]] = {}
-        self._lock = threading.Lock()
-        suffix = f"_{quote}-"
-        self.coins: list[str] = sorted(
-            {p.name.split(suffix)[0] for p in self.datadir.glob(f"*{suffix}*.feather")}
-        )
-        if not self.coins:
-            raise FileNotFoundError(
-                f"datadir={str(self.datadir)!r} holds no <COIN>_{quote}-<tf>.feather files; "
-                "point --datadir at freqtrade feather candles"
-            )
-        self._coin_set = set(self.coins)
-
-    def has(self, coin: str) -> bool:
-        return coin in self._coin_set
-
-    def timeframes(self, coin: str) -> dict[str, int]:
-        """``{timeframe: ms}`` of the coin's files."""
-        if coin not in self._timeframes:
-            tfs = {}
-            for tf in coin_timeframes(coin, self.datadir, self.quote):
-                try:
-                    tfs[tf] = timeframe_ms(tf)
-                except FeedError:
-                    continue  # e.g. 1M files: not servable
-            self._timeframes[coin] = tfs
-        return self._timeframes[coin]
-
-    def series(self, coin: str, timeframe: str) -> Series:
-        key = (coin, timeframe)
-        cached = self._series.get(key)
-        if cached is not None:
-            return cached
-        with self._lock:
-            if key not in self._series:
-                path = self.datadir / f"{coin}_{self.quote}-{timeframe}.feather"
-                frame = pd.read_feather(path)
-                dates = pd.to_datetime(frame["date"], utc=True)
-                t = (dates.astype("int64") // 1_000_000).to_numpy(dtype=np.int64)
-                order = np.argsort(t, kind="stable")
-
-                def col(name: str, order: np.ndarray = order, frame: pd.DataFrame = frame) -> np.ndarray:
-                    return np.ascontiguousarray(frame[name].to_numpy(dtype=float)[order])
-
-                self._series[key] = Series(
-                    timeframe,
-                    timeframe_ms(timeframe),
-                    np.ascontiguousarray(t[order]),
-                    col("open"),
-                    col("high"),
-                    col("low"),
-                    col("close"),
-                    col("volume"),
-                )
-        return self._series[key]
-
-    def all_series(self, coin: str) -> list[Series]:
-        return [self.series(coin, tf) for tf in self.timeframes(coin)]
-
-    def rules(self, coin: str) -> MarketRules:
-        """Market rules over every file of the coin (the finest price grid of all)."""
-        return market_rules(coin, self.datadir, timeframe=None)
-
-
-@dataclass
-class Clock:
-    """Maps served (wall) times to data times; see the module docstring.
-
-    ``data_time(s) = origin_data + (s - origin_served) * speed``. ``origin_served`` is the server's
-    start time floored to the hour and ``origin_data`` is ``replay_from`` moved back (by less than one
-    data hour) so both sit on whole hours: then every served candle of an interval dividing one hour
-    starts exactly where a real 5m/1h candle starts, and the data clock at start-up is within the
-    hour before ``replay_from``.
-    """
-
-    replay_from_ms: int | None = None
-    speed: float = 1.0
-    anchor_ms: int | None = None  # wall time the replay starts at (default: now)
-    now: Callable[[], int] = field(default=wall_ms, repr=False)
-    origin_served: int = field(init=False, default=0)
-    origin_data: int = field(init=False, default=0)
-
-    def __post_init__(self) -> None:
-        if not (self.speed > 0 and math.isfinite(self.speed)):
-            raise ValueError(
-                f"speed={self.speed!r} must be a positive number (1 = real time, 60 = one hour per minute)"
-            )
-        if self.replay_from_ms is None:
-            return
-        if self.anchor_ms is None:
-            self.anchor_ms = self.now()
-        self.origin_served = self.anchor_ms // ALIGN_MS * ALIGN_MS
-        behind = round((self.anchor_ms - self.origin_served) * self.speed)
-        self.origin_data = (self.replay_from_ms - behind) // ALIGN_MS * ALIGN_MS
-
-    @property
-    def replay(self) -> bool:
-        return self.replay_from_ms is not None
-
-    def to_data(self, served_ms: float) -> float:
-        if not self.replay:
-            return served_ms
-        return self.origin_data + (served_ms - self.origin_served) * self.speed
-
-    def to_served(self, data_ms: float) -> float:
-        if not self.replay:
-            return data_ms
-        return self.origin_served + (data_ms - self.origin_data) / self.speed
-
-    def data_now(self) -> float:
-        """Current data time (``inf`` in historical mode: everything has happened)."""
-        return self.to_data(self.now()) if self.replay else math.inf
-
-    def describe(self) -> str:
-        if not self.replay:
-            return "historical clock (end of data)"
-        start = datetime.fromtimestamp(self.to_data(self.now()) / 1000, tz=UTC).isoformat()
-        return f"replay clock at {start}, speed {self.speed:g}"
-
-
-@dataclass(frozen=True)
-class Candles:
-    """Aggregated candles: served open times plus OHLCV, as numpy arrays of equal length."""
-
-    t: np.ndarray
-    o: np.ndarray
-    h: np.ndarray
-    low: np.ndarray
-    c: np.ndarray
-    v: np.ndarray
-    qv: np.ndarray
-    rows: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.t)
-
-
-def _aggregate(s: Series, starts: np.ndarray, span: int, cutoff: float) -> tuple[np.ndarray, ...]:
-    """OHLCV of consecutive groups ``[starts[i], starts[i] + span)`` of ``s`` (rows opened before ``cutoff``).
-
-    The row that is open at ``cutoff`` is revealed partially: its close moves linearly from open
-    to close, high/low follow open and that close, volume grows in proportion.
-    """
-    t = s.t
-    n = len(starts)
-    lo = np.searchsorted(t, starts, "left")
-    ends = starts + span
-    hi = np.searchsorted(t, ends, "left")
-    if math.isfinite(cutoff):  # rows opened by the cutoff (a row opening exactly then shows its open)
-        hi = np.minimum(hi, np.searchsorted(t, cutoff, "right"))
-    hi = np.maximum(hi, lo)
-    count = hi - lo
-    nan = np.full(n, np.nan)
-    out = [nan.copy() for _ in range(6)]
-    nonempty = np.flatnonzero(count > 0)
-    if nonempty.size == 0:
-        return (*out, count)
-    base, top = int(lo[nonempty[0]]), int(hi[nonempty[-1]])
-    o, h, low, c, v = (a[base:top] for a in (s.o, s.h, s.low, s.c, s.v))
-    last = top - 1
-    if math.isfinite(cutoff) and t[last] + s.tf_ms > cutoff:
-        frac = max(0.0, min(1.0, (cutoff - t[last]) / s.tf_ms))
-        o, h, low, c, v = (a.copy() for a in (o, h, low, c, v))
-        i = last - base
-        c[i] = o[i] + frac * (c[i] - o[i])
-        h[i], low[i], v[i] = max(o[i], c[i]), min(o[i], c[i]), v[i] * frac
-    idx = lo[nonempty] - base
-    out[0][nonempty] = o[idx]
-    out[1][nonempty] = np.maximum.reduceat(h, idx)
-    out[2][nonempty] = np.minimum.reduceat(low, idx)
-    out[3][nonempty] = c[hi[nonempty] - 1 - base]
-    out[4][nonempty] = np.add.reduceat(v, idx)
-    out[5][nonempty] = np.add.reduceat(v * c, idx)
-    return (*out, count)
+__all__ = [
+    "ALIGN_MS",
+    "CandleStore",
+    "Candles",
+    "Clock",
+    "Feed",
+    "FeedError",
+    "Series",
+    "parse_time",
+    "timeframe_ms",
+    "wall_ms",
+]
 
 
 class Feed:
@@ -353,7 +118,7 @@ class Feed:
             for s in sources:
                 if done.all():
                     break
-                *vals, count = _aggregate(s, data_starts, span, cutoff)
+                *vals, count = aggregate(s, data_starts, span, cutoff)
                 take = ~done & (count > 0)
                 if strict:
                     take &= (data_starts >= s.start) & (np.minimum(data_starts + span, cutoff) <= s.end)

@@ -1,84 +1,18 @@
-"""The signed (private) Binance spot endpoints of the offline exchange and their authentication.
-
-Authentication is Binance's: the ``X-MBX-APIKEY`` header names the account, ``signature`` is the
-hex HMAC-SHA256 of the query string concatenated with the form body (``signature`` removed) under
-the account's secret, ``timestamp`` must be within ``recvWindow`` (default 5000 ms, at most 60000)
-of the server's clock and not more than 1000 ms ahead of it. Refusals carry Binance's codes:
--2014 (key missing or malformed), -2015 (unknown key), -1022 (bad signature), -1021 (timestamp),
--1102 (missing parameter), -1131 (recvWindow too large).
-"""
+"""The signed (private) Binance spot endpoints of the offline exchange: account, orders and trades.
+Their authentication is :mod:`.auth`; the wallet and fee calls ccxt makes once keys are set are
+:mod:`.wallet`."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from freqtrade_smartfolio.exchange.accounts import KEY_RE, ZERO, Account, Fill, Order, OrderError, fmt
+from freqtrade_smartfolio.exchange.accounts import ZERO, Fill, Order, OrderError, fmt
 from freqtrade_smartfolio.exchange.persistence import AccountStore
 from freqtrade_smartfolio.exchange.wire import ApiError, Request, Venue
 
-DEFAULT_RECV_WINDOW = 5000
-MAX_RECV_WINDOW = 60000
-FUTURE_TOLERANCE_MS = 1000
 ORDER_TYPES = ("MARKET", "LIMIT", "LIMIT_MAKER")
 UNSUPPORTED_TYPES = ("STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT")
-
-
-def header(req: Request, name: str) -> str | None:
-    """A request header, case-insensitively."""
-    lower = name.lower()
-    return next((v for k, v in req.headers.items() if k.lower() == lower), None)
-
-
-def _strip_signature(raw: str) -> tuple[str, str | None]:
-    """``raw`` without its ``signature=...`` pair, and the signature (``None`` if absent)."""
-    kept, signature = [], None
-    for pair in raw.split("&") if raw else []:
-        if pair.startswith("signature="):
-            signature = pair[len("signature=") :]
-        else:
-            kept.append(pair)
-    return "&".join(kept), signature
-
-
-def sign(secret: str, payload: str) -> str:
-    """Binance's signature: hex HMAC-SHA256 of ``payload`` with ``secret``."""
-    return hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
-
-
-def authenticate(store: AccountStore, req: Request, now_ms: int) -> Account:
-    """The account a signed request comes from, or an ``ApiError`` as Binance would answer."""
-    key = header(req, "X-MBX-APIKEY")
-    if not key or not KEY_RE.match(key):
-        raise ApiError(401, -2014, "API-key format invalid.")
-    account = store.account(key)
-    if account is None:
-        raise ApiError(401, -2015, "Invalid API-key, IP, or permissions for action.")
-    query, sig_q = _strip_signature(req.raw_query)
-    body, sig_b = _strip_signature(req.body.decode("utf-8", "replace"))
-    signature = sig_q or sig_b
-    if not signature:
-        raise ApiError(
-            400, -1102, "Mandatory parameter 'signature' was not sent, was empty/null, or malformed."
-        )
-    expected = sign(account.secret, query + body)
-    if not hmac.compare_digest(expected, signature.lower()):
-        raise ApiError(400, -1022, "Signature for this request is not valid.")
-    timestamp = req.integer("timestamp")
-    if timestamp is None:
-        raise ApiError(
-            400, -1102, "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed."
-        )
-    window = req.integer("recvWindow", DEFAULT_RECV_WINDOW) or DEFAULT_RECV_WINDOW
-    if window > MAX_RECV_WINDOW:
-        raise ApiError(400, -1131, f"recvWindow must be less than {MAX_RECV_WINDOW}.")
-    if timestamp >= now_ms + FUTURE_TOLERANCE_MS:
-        raise ApiError(400, -1021, "Timestamp for this request was 1000ms ahead of the server's time.")
-    if now_ms - timestamp > window:
-        raise ApiError(400, -1021, "Timestamp for this request is outside of the recvWindow.")
-    return account
 
 
 # ---- helpers ------------------------------------------------------------------------------------
@@ -186,7 +120,7 @@ def trade_json(f: Fill, o: Order) -> dict[str, Any]:
     }
 
 
-def _commission_rates(api: Venue, coin: str | None = None) -> tuple[str, str]:
+def commission_rates(api: Venue, coin: str | None = None) -> tuple[str, str]:
     if coin is None:
         return "0.00100000", "0.00100000"
     rules = api.feed.store.rules(coin)
@@ -207,7 +141,7 @@ def account(api: Venue, req: Request) -> Any:
             for a in assets
             if not (omit and acc.total(a) == 0)
         ]
-        maker, taker = _commission_rates(api)
+        maker, taker = commission_rates(api)
         return {
             "makerCommission": 10,
             "takerCommission": 10,
@@ -367,120 +301,3 @@ def my_trades(api: Venue, req: Request) -> Any:
     if (order_id := req.integer("orderId")) is not None:
         rows = [r for r in rows if r["orderId"] == order_id]
     return _window(rows, req, "id", "time", "fromId")
-
-
-def account_commission(api: Venue, req: Request) -> Any:
-    """``GET /api/v3/account/commission``."""
-    coin = api._coin(req.require("symbol"))
-    maker, taker = _commission_rates(api, coin)
-    zero = "0.00000000"
-    return {
-        "symbol": api.feed.store.rules(coin).exchange_id,
-        "standardCommission": {"maker": maker, "taker": taker, "buyer": zero, "seller": zero},
-        "specialCommission": {"maker": zero, "taker": zero, "buyer": zero, "seller": zero},
-        "taxCommission": {"maker": zero, "taker": zero, "buyer": zero, "seller": zero},
-        "discount": {
-            "enabledForAccount": False,
-            "enabledForSymbol": False,
-            "discountAsset": "BNB",
-            "discount": zero,
-        },
-    }
-
-
-def trade_fee(api: Venue, req: Request) -> Any:
-    """``GET /sapi/v1/asset/tradeFee``: one symbol or all."""
-    symbol = req.get("symbol")
-    coins = [api._coin(symbol)] if symbol else list(api.feed.store.coins)
-    out = []
-    for coin in coins:
-        rules = api.feed.store.rules(coin)
-        out.append(
-            {
-                "symbol": rules.exchange_id,
-                "makerCommission": f"{rules.maker_fee:g}",
-                "takerCommission": f"{rules.taker_fee:g}",
-            }
-        )
-    return out
-
-
-def capital_config(api: Venue, req: Request) -> Any:
-    """``GET /sapi/v1/capital/config/getall``: every asset with the account's balance; no networks
-    can withdraw or deposit (there is nowhere to send coins)."""
-    store, key = _store(api), _key(req)
-    acc = store.account(key)
-    assert acc is not None
-    assets = sorted({*api.feed.store.coins, api.feed.store.quote, *acc.free})
-    out = []
-    for asset in assets:
-        out.append(
-            {
-                "coin": asset,
-                "name": asset,
-                "depositAllEnable": False,
-                "withdrawAllEnable": False,
-                "free": fmt(acc.free.get(asset, ZERO)),
-                "locked": fmt(acc.locked.get(asset, ZERO)),
-                "freeze": "0",
-                "withdrawing": "0",
-                "ipoing": "0",
-                "ipoable": "0",
-                "storage": "0",
-                "isLegalMoney": False,
-                "trading": True,
-                "networkList": [
-                    {
-                        "network": "OFFLINE",
-                        "coin": asset,
-                        "name": "offline exchange (no transfers)",
-                        "isDefault": True,
-                        "depositEnable": False,
-                        "withdrawEnable": False,
-                        "withdrawFee": "0",
-                        "withdrawMin": "0",
-                        "withdrawMax": "0",
-                        "withdrawIntegerMultiple": "0.00000001",
-                        "minConfirm": 1,
-                        "unLockConfirm": 0,
-                        "sameAddress": False,
-                        "busy": False,
-                    }
-                ],
-            }
-        )
-    return out
-
-
-def delist_schedule(api: Venue, req: Request) -> Any:
-    """``GET /sapi/v1/spot/delist-schedule``: the announced delistings still to come,
-    ``[{"delistTime": <ms>, "symbols": ["SOLUSDT"]}]`` (empty unless configured, see :mod:`.delisting`)."""
-    return api.delistings.answer()
-
-
-def margin_pairs(api: Venue, req: Request) -> Any:
-    """``GET /sapi/v1/margin/allPairs`` and ``.../isolated/allPairs`` (ccxt's load_markets asks with
-    keys set): no margin trading here."""
-    return []
-
-
-def account_status(api: Venue, req: Request) -> Any:
-    """``GET /sapi/v1/account/status``."""
-    return {"data": "Normal"}
-
-
-def api_restrictions(api: Venue, req: Request) -> Any:
-    """``GET /sapi/v1/account/apiRestrictions``: spot trading only."""
-    return {
-        "ipRestrict": True,
-        "createTime": 0,
-        "enableReading": True,
-        "enableSpotAndMarginTrading": True,
-        "enableWithdrawals": False,
-        "enableInternalTransfer": False,
-        "enableMargin": False,
-        "enableFutures": False,
-        "permitsUniversalTransfer": False,
-        "enableVanillaOptions": False,
-        "enablePortfolioMarginTrading": False,
-    }

@@ -1,6 +1,6 @@
-"""The offline exchange's request, route and error types, shared by the public endpoints
-(:mod:`.server`) and the signed ones (:mod:`.private`) so that neither imports the other's module
-for them."""
+"""The offline exchange's request, route and error types, shared by the endpoints (:mod:`.public`,
+:mod:`.control`, :mod:`.private`, :mod:`.wallet`) and the server that routes to them (:mod:`.app`),
+so that none imports another's module for them."""
 
 from __future__ import annotations
 
