@@ -165,6 +165,7 @@ class OfflineExchangeServer:
         self.server_address: tuple[str, int] = self.socket.getsockname()[:2]
         config = uvicorn.Config(
             build_app(self),
+            log_config=None,  # the host process keeps its logging (uvicorn would dictConfig it)
             log_level="warning",
             access_log=False,
             server_header=False,

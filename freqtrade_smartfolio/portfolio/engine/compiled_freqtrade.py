@@ -10,7 +10,8 @@ numba fuses no multiply-add without fastmath):
 * ``round(x, d)`` (Python's: half-even on the exact value) -> the nearest integer ``n``, ``n / 10**d``;
 * freqtrade's ``price_to_precision`` (half-up on ``str(x)``, :func:`rules.price_to_precision`): the
   repr lies within half an ulp of ``x``, so it is on the other side of a half-way point ``t`` than
-  the exact value only when ``float(t) == x``, and then it is ``t`` itself (rounded up);
+  the exact value only when ``float(t) == x``; then the repr has one decimal more than the tick and
+  is the string of that length nearest the exact value (``t`` itself unless an ulp spans several);
 * ccxt's TRUNCATE on ``str(amount) / str(step)`` (:func:`lots.truncate_to_step` at a lot boundary) for
   power-of-ten lots: the repr of an amount is a multiple of the lot exactly when the float is the
   nearest to one; otherwise it floors as the exact value does.
@@ -188,7 +189,13 @@ def price_to_precision(price: float, d: int) -> tuple[float, bool]:  # pragma: n
     p, e = _scaled(price, d)
     n = _floor(p, e)
     if (2.0 * n + 1.0) / (2.0 * POW10[d]) == price:
-        return (n + 1.0) / POW10[d], True  # str(price) is the half-way point: half-up
+        # The half-way point t round-trips, so no shorter string does: the repr has d + 1 decimals,
+        # the ones nearest the exact value (t itself, or a neighbour when an ulp spans several such
+        # strings). It reaches t, and rounds up, when the exact value is at least n + 0.45 (scaled).
+        h = ((p - n) - 0.45) + e  # p - n exact; the rest within 1e-15 of the exact value
+        if abs(h) < 1e-9:
+            return price, False
+        return (n + 1.0 if h > 0 else n) / POW10[d], True
     g = (p - n) - 0.5  # exact: both multiples of ulp(p), under 1
     up = g > 0 or (g == 0 and e > 0)
     return (n + 1.0 if up else n) / POW10[d], True
