@@ -19,7 +19,7 @@ demo: $(STAMP)
 # Three workers, one test file each at a time: the end-to-end tests mostly wait on freqtrade and the
 # replay clock, so they overlap well on 2 cores (module fixtures stay in one worker).
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 3 --dist loadfile
+	$(BIN)/python -m pytest -n 3 --dist loadfile --durations=15
 
 lint: $(STAMP)
 	$(BIN)/ruff check freqtrade_smartfolio tests benchmarks user_data
