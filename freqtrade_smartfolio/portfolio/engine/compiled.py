@@ -42,6 +42,35 @@ _JIT: dict[str, Any] = {"cache": True, "nogil": True, "error_model": "numpy"}
 
 
 @njit(**_JIT)
+def round_to_ticks(
+    source: np.ndarray, ticks: np.ndarray, scale: np.ndarray
+) -> np.ndarray:  # pragma: no cover - compiled
+    """lots.round_to_tick on every column (``scale``: 10.0**decimals of each tick): numpy's
+    ``np.round(np.round(x / tick) * tick, d)`` is ``rint(rint(x / tick) * tick * 10**d) / 10**d``
+    (PyArray_Round), the same operations here, element by element."""
+    bars, n = source.shape
+    out = np.empty((bars, n))
+    for r in range(bars):
+        for i in range(n):
+            out[r, i] = np.rint(np.rint(source[r, i] / ticks[i]) * ticks[i] * scale[i]) / scale[i]
+    return out
+
+
+@njit(**_JIT)
+def fill_runs(values: np.ndarray, starts: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """Each column's value at the last row at or before each row where ``starts`` is set (row 0 is)."""
+    bars, n = values.shape
+    out = np.empty_like(values)
+    for i in range(n):
+        current = values[0, i]
+        for r in range(bars):
+            if starts[r, i]:
+                current = values[r, i]
+            out[r, i] = current
+    return out
+
+
+@njit(**_JIT)
 def bt_quantity(amount: float, price: float, fee: float) -> float:  # pragma: no cover - compiled
     """bt's ``Security.allocate`` Newton search (rules.bt_quantity), compiled."""
     q = amount / price
