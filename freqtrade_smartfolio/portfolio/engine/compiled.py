@@ -57,16 +57,52 @@ def round_to_ticks(
 
 
 @njit(**_JIT)
-def fill_runs(values: np.ndarray, starts: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
-    """Each column's value at the last row at or before each row where ``starts`` is set (row 0 is)."""
-    bars, n = values.shape
-    out = np.empty_like(values)
+def tick_runs(
+    price_ticks: np.ndarray, exchange_ticks: np.ndarray, use_price: bool, bars: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """Where each column's tick changes (row 0 included), column by column: rows, columns and the
+    ticks there. A bar's tick is its price precision, or the exchange's where that is NaN (or where
+    there is none: ``use_price`` False); NaN against NaN counts as a change, as numpy's ``!=``."""
+    n = exchange_ticks.shape[0]
+    count = 0
     for i in range(n):
-        current = values[0, i]
+        previous = 0.0
         for r in range(bars):
-            if starts[r, i]:
-                current = values[r, i]
-            out[r, i] = current
+            tick = exchange_ticks[i]
+            if use_price and not np.isnan(price_ticks[r, i]):
+                tick = price_ticks[r, i]
+            if r == 0 or tick != previous:
+                count += 1
+            previous = tick
+    rows = np.empty(count, dtype=np.int64)
+    cols = np.empty(count, dtype=np.int64)
+    values = np.empty(count)
+    k = 0
+    for i in range(n):
+        previous = 0.0
+        for r in range(bars):
+            tick = exchange_ticks[i]
+            if use_price and not np.isnan(price_ticks[r, i]):
+                tick = price_ticks[r, i]
+            if r == 0 or tick != previous:
+                rows[k] = r
+                cols[k] = i
+                values[k] = tick
+                k += 1
+            previous = tick
+    return rows, cols, values
+
+
+@njit(**_JIT)
+def spread_runs(
+    bars: int, n: int, rows: np.ndarray, cols: np.ndarray, values: np.ndarray
+) -> np.ndarray:  # pragma: no cover - compiled
+    """A (bars x n) array holding each run's value (:func:`tick_runs`' rows and columns) to the next."""
+    out = np.empty((bars, n), dtype=values.dtype)
+    for k in range(rows.shape[0]):
+        end = rows[k + 1] if k + 1 < rows.shape[0] and cols[k + 1] == cols[k] else bars
+        for r in range(rows[k], end):
+            out[r, cols[k]] = values[k]
     return out
 
 

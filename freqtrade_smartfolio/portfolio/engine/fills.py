@@ -72,16 +72,15 @@ class FreqtradeKernel(Kernel):
 
         bars = len(self.dates)
         exchange_ticks = np.array([ex.tick for ex in self.exchange], dtype=float)
-        ticks = np.broadcast_to(exchange_ticks, (bars, self.n))
-        if self.price_ticks is not None:
-            ticks = np.where(np.isnan(self.price_ticks), exchange_ticks, self.price_ticks)
-        # the ticks change a few times a year: decimals_of once per run of equal ticks in each column
-        starts = np.ones((bars, self.n), dtype=bool)
-        starts[1:] = ticks[1:] != ticks[:-1]
-        start_rows, start_cols = np.nonzero(starts)
-        at_start = np.zeros((bars, self.n), dtype=np.int64)
-        at_start[start_rows, start_cols] = [tick_decimals(t) for t in ticks[start_rows, start_cols].tolist()]
-        entry_decimals = compiled.fill_runs(at_start, starts)
+        use_price = self.price_ticks is not None
+        price_ticks = self.price_ticks if self.price_ticks is not None else np.zeros((0, self.n))
+        # the ticks (the price precision, else the exchange's) change a few times a year: decimals_of
+        # once per run of equal ticks in each column
+        rows, cols, values = compiled.tick_runs(
+            np.ascontiguousarray(price_ticks, dtype=np.float64), exchange_ticks, use_price, bars
+        )
+        decimals = np.array([tick_decimals(t) for t in values.tolist()], dtype=np.int64)
+        entry_decimals = compiled.spread_runs(bars, self.n, rows, cols, decimals)
         if (entry_decimals > 22).any():
             return None
         reserves = [stoploss_reserve(stoploss) for stoploss in (-0.1, 0.0, -0.05)]  # rules.min_stake's
