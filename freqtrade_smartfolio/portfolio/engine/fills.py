@@ -79,8 +79,8 @@ class FreqtradeKernel(Kernel):
         rows, cols, values = compiled.tick_runs(
             np.ascontiguousarray(price_ticks, dtype=np.float64), exchange_ticks, use_price, bars
         )
-        decimals = np.array([tick_decimals(t) for t in values.tolist()], dtype=np.int64)
-        entry_decimals = compiled.spread_runs(bars, self.n, rows, cols, decimals)
+        run_decimals = np.array([tick_decimals(t) for t in values.tolist()], dtype=np.int64)
+        entry_decimals = compiled.spread_runs(bars, self.n, rows, cols, run_decimals)
         if (entry_decimals > 22).any():
             return None
         reserves = [stoploss_reserve(stoploss) for stoploss in (-0.1, 0.0, -0.05)]  # rules.min_stake's
