@@ -253,6 +253,36 @@ def test_stats_on_a_known_curve():
     assert stats.sharpe(hourly) == pytest.approx(r.mean() / r.std(ddof=1) * math.sqrt(8760))
 
 
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    values=st.lists(st.floats(0.01, 1e6), min_size=1, max_size=60),
+    steps=st.lists(st.sampled_from([60, 60, 60, 1440, 5, 90]), min_size=59, max_size=59),
+    irregular=st.booleans(),
+)
+def test_summarize_values_is_the_statistics_one_by_one(values, steps, irregular):
+    """summarize (through summarize_values, arrays only, as simulate calls it) gives every statistic
+    of the Series functions to the bit, on regular grids (the one-step median shortcut) and others."""
+    minutes = np.cumsum([0, *(steps if irregular else [60] * 59)])[: len(values)]
+    index = pd.DatetimeIndex(pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(minutes, unit="min"))
+    equity = pd.Series(values, index=index)
+    summary = stats.summarize(equity, fees=1.5, rebalances=3, traded_value=10.0)
+    assert summary == stats.summarize_values(
+        np.asarray(values), index.as_unit("ns").asi8, fees=1.5, rebalances=3, traded_value=10.0
+    )
+    expected = {
+        "start_value": float(equity.iloc[0]),
+        "final_value": float(equity.iloc[-1]),
+        "total_return": stats.total_return(equity),
+        "cagr": stats.cagr(equity),
+        "volatility": stats.annual_volatility(equity),
+        "sharpe": stats.sharpe(equity),
+        "max_drawdown": stats.max_drawdown(equity),
+    }
+    for key, value in expected.items():
+        same = summary[key] == value or (math.isnan(summary[key]) and math.isnan(value))
+        assert same, (key, summary[key], value)
+
+
 # ---------------------------------------------------------------- parity with bt
 
 

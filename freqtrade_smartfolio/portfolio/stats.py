@@ -104,15 +104,62 @@ def summarize(
     ``turnover`` is ``traded_value`` (rebalance orders only, not the initial buys or the final sale)
     over the mean equity: how many times the portfolio changed hands.
     """
-    mean_equity = float(equity.to_numpy(dtype=float).mean())
+    dates = pd.DatetimeIndex(equity.index).as_unit("ns").asi8
+    return summarize_values(
+        equity.to_numpy(dtype=float), dates, fees=fees, rebalances=rebalances, traded_value=traded_value
+    )
+
+
+def _median_step_minutes(dates_ns: np.ndarray) -> float:
+    """:func:`period_minutes` on int64 ns dates; a regular grid (one step) needs no sort: its median
+    is that step."""
+    steps = np.diff(dates_ns)
+    if len(steps) and steps.min() == steps.max():
+        return float(steps[0] / 6e10)
+    return float(np.median(steps / 6e10))
+
+
+def summarize_values(
+    values: np.ndarray,
+    dates_ns: np.ndarray,
+    *,
+    fees: float = 0.0,
+    rebalances: int = 0,
+    traded_value: float = 0.0,
+) -> dict[str, Any]:
+    """:func:`summarize` on arrays: the equity ``values`` at ``dates_ns`` (int64 ns UTC), the same
+    figures to the bit, without building a Series (the engine's :func:`simulate` calls this)."""
+    values = np.asarray(values, dtype=float)
+    first, last = values[0], values[-1]
+    ratio = last / first
+    span = pd.Timedelta(int(dates_ns[-1]) - int(dates_ns[0]), "ns").total_seconds() / (MINUTES_PER_YEAR * 60)
+    if span <= 0:
+        growth = math.nan
+    else:
+        try:
+            growth = float(float(ratio) ** (1.0 / span) - 1.0)
+        except OverflowError:
+            growth = math.inf
+    r = values[1:] / values[:-1] - 1.0
+    volatility = sharpe_ratio = math.nan
+    if len(r) >= 2:
+        if len(dates_ns) < 2:
+            raise ValueError("period_minutes: need at least two points to infer the timeframe")
+        ppy = MINUTES_PER_YEAR / _median_step_minutes(np.asarray(dates_ns, dtype=np.int64))
+        std = r.std(ddof=1)
+        volatility = float(std * math.sqrt(ppy))
+        # sharpe() with no risk-free rate: r - 0.0 is r to the bit, so its std is the same std
+        sd = float(std)
+        sharpe_ratio = math.nan if sd == 0 else float(r.mean() / sd * math.sqrt(ppy))
+    mean_equity = float(values.mean())
     return {
-        "start_value": float(equity.iloc[0]),
-        "final_value": float(equity.iloc[-1]),
-        "total_return": total_return(equity),
-        "cagr": cagr(equity),
-        "volatility": annual_volatility(equity),
-        "sharpe": sharpe(equity),
-        "max_drawdown": max_drawdown(equity),
+        "start_value": float(first),
+        "final_value": float(last),
+        "total_return": float(ratio - 1.0),
+        "cagr": growth,
+        "volatility": volatility,
+        "sharpe": sharpe_ratio,
+        "max_drawdown": float((values / np.maximum.accumulate(values) - 1.0).min()),
         "fees": float(fees),
         "rebalances": int(rebalances),
         "turnover": float(traded_value / mean_equity) if mean_equity > 0 else math.nan,

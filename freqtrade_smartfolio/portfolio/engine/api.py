@@ -3,14 +3,15 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from freqtrade_smartfolio.portfolio import stats
+from freqtrade_smartfolio.portfolio.engine import compiled
 from freqtrade_smartfolio.portfolio.engine.fills import FreqtradeKernel
 from freqtrade_smartfolio.portfolio.engine.kernel import Kernel, KernelOutput
 from freqtrade_smartfolio.portfolio.engine.market import Market, PriceInput, as_market
@@ -47,14 +48,21 @@ def run_settings(
     record: bool = True,
     hold: bool = False,
     prepared: Mapping[str, np.ndarray] | None = None,
+    lazy: bool = False,
 ) -> KernelOutput:
-    """Run resolved :class:`Settings` on ``market`` (``prepared``: :func:`rules.prepare_prices`)."""
-    if settings.mode == "freqtrade":
-        return FreqtradeKernel(market, settings, record, prepared).run_freqtrade(hold)
-    return Kernel(market, settings, record, prepared).run_clean(hold)
+    """Run resolved :class:`Settings` on ``market`` (``prepared``: :func:`rules.prepare_prices`).
+
+    ``lazy``: a compiled run leaves its fills and events as columns built on first use
+    (``KernelOutput.build_columns``; ``fills`` and ``events`` stay empty lists)."""
+    kernel = FreqtradeKernel(market, settings, record, prepared) if settings.mode == "freqtrade" else None
+    if kernel is not None:
+        kernel.lazy = lazy
+        return kernel.run_freqtrade(hold)
+    clean = Kernel(market, settings, record, prepared)
+    clean.lazy = lazy
+    return clean.run_clean(hold)
 
 
-@dataclass(frozen=True)
 class EngineResult:
     """One simulated run.
 
@@ -63,18 +71,65 @@ class EngineResult:
     weight at each close; ``rebalances``: one row per triggered plan (time the orders filled, kind,
     reason, whether buys were left for a completion); ``trades``: one row per fill;
     ``summary``: :func:`stats.summarize` plus ``final_value`` (after selling everything, with fees).
+
+    ``summary`` and the equity values are computed when the run ends; the pandas objects (``equity``,
+    ``weights``, ``rebalances``, ``trades``) are built from the kernel's arrays on first access and
+    kept (docs/engine.md, "What simulate computes and what it defers").
     """
 
-    mode: str
-    equity: pd.Series
-    weights: pd.DataFrame
-    rebalances: pd.DataFrame
-    trades: pd.DataFrame
-    summary: dict[str, Any]
+    def __init__(
+        self,
+        mode: str,
+        summary: dict[str, Any],
+        market: Market,
+        out: KernelOutput,
+        equity_values: np.ndarray,
+        totals: np.ndarray,
+        investment: float,
+    ) -> None:
+        self.mode = mode
+        self.summary = summary
+        self._market = market
+        self._out = out
+        self._equity_values = equity_values
+        self._totals = totals
+        self._investment = investment
+
+    def __repr__(self) -> str:
+        return f"EngineResult(mode={self.mode!r}, final_value={self.final_value!r})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        self._out.build_columns()  # a deferred build holds the kernel: pickle the columns instead
+        return self.__dict__.copy()
 
     @property
     def final_value(self) -> float:
         return float(self.summary["final_value"])
+
+    @functools.cached_property
+    def equity(self) -> pd.Series:
+        return pd.Series(self._equity_values, index=self._market.index, name="equity")
+
+    @functools.cached_property
+    def weights(self) -> pd.DataFrame:
+        market, total = self._market, self._totals
+        amounts, cash = _holdings_frame(market, self._out, self._investment)
+        values = amounts * market.close
+        weights = pd.DataFrame(values / total[:, None], index=market.index, columns=list(market.coins))
+        weights["cash"] = cash / total
+        return weights
+
+    @functools.cached_property
+    def _frames(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        return _event_frames(self._market, self._out)
+
+    @property
+    def rebalances(self) -> pd.DataFrame:
+        return self._frames[0]
+
+    @property
+    def trades(self) -> pd.DataFrame:
+        return self._frames[1]
 
     @property
     def rebalance_times(self) -> list[pd.Timestamp]:
@@ -94,19 +149,10 @@ def _holdings_frame(market: Market, out: KernelOutput, investment: float) -> tup
     return amounts[which], cash[which]
 
 
-def _result(market: Market, out: KernelOutput, investment: float, mode: Mode) -> EngineResult:
+def _event_frames(market: Market, out: KernelOutput) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rebalances and trades frames of a run."""
     index = market.index
-    amounts, cash = _holdings_frame(market, out, investment)
-    values = amounts * market.close
-    total = cash.copy()
-    for i in range(values.shape[1]):  # bt's order of summation: cash, then each coin
-        total = total + values[:, i]
-    equity = pd.Series(total, index=index, name="equity")
-    if mode == "freqtrade":
-        equity.iloc[-1] = out.final_value
-    weights = pd.DataFrame(values / total[:, None], index=index, columns=list(market.coins))
-    weights["cash"] = cash / total
-    columns = out.columns
+    columns = out.columns if out.columns is not None else out.build_columns()
     if columns is not None:  # a compiled run: the columns are there already
         rows, coin_idx, sides, amounts_f = columns["row"], columns["coin"], columns["side"], columns["amount"]
         prices_f, fees_f, event_f = columns["price"], columns["fee"], columns["rebalance"]
@@ -136,9 +182,26 @@ def _result(market: Market, out: KernelOutput, investment: float, mode: Mode) ->
             "incomplete": np.asarray(events[3], dtype=bool),
         }
     )
-    summary = stats.summarize(equity, fees=out.fees, rebalances=out.rebalances, traded_value=out.traded_value)
+    return rebalances, trades
+
+
+def _result(market: Market, out: KernelOutput, investment: float, mode: Mode) -> EngineResult:
+    n = len(market.coins)
+    rows = np.asarray(out.change_rows, dtype=np.int64)
+    held = np.array(out.amounts, dtype=np.float64).reshape(len(out.amounts), n)
+    cash = np.asarray(out.cash, dtype=np.float64)
+    close = np.ascontiguousarray(market.close, dtype=np.float64)
+    # the value at each close, cash then each coin (bt's order): _totals of _holdings_frame, compiled
+    total = compiled.equity_curve(close, rows, held, cash, float(investment))
+    equity = total
+    if mode == "freqtrade":
+        equity = total.copy()
+        equity[-1] = out.final_value
+    summary = stats.summarize_values(
+        equity, market.dates, fees=out.fees, rebalances=out.rebalances, traded_value=out.traded_value
+    )
     summary["final_value"] = out.final_value
-    return EngineResult(mode, equity, weights, rebalances, trades, summary)
+    return EngineResult(mode, summary, market, out, equity, total, investment)
 
 
 def simulate(
@@ -163,7 +226,7 @@ def simulate(
     """
     market = as_market(prices, targets.coins)
     settings = Settings.resolve(market, targets, rule, rules, fee, investment, exchange, mode, bt_quantities)
-    out = run_settings(market, settings)
+    out = run_settings(market, settings, lazy=True)
     return _result(market, out, investment, mode)
 
 
@@ -181,5 +244,5 @@ def buy_and_hold(
     market = as_market(prices, targets.coins)
     hold = RebalanceRule(threshold=0.5)
     settings = Settings.resolve(market, targets, hold, rules, fee, investment, exchange, mode)
-    out = run_settings(market, settings, hold=True)
+    out = run_settings(market, settings, hold=True, lazy=True)
     return _result(market, out, investment, mode)

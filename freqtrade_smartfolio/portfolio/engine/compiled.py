@@ -42,6 +42,71 @@ _JIT: dict[str, Any] = {"cache": True, "nogil": True, "error_model": "numpy"}
 
 
 @njit(**_JIT)
+def round_to_ticks(
+    source: np.ndarray, ticks: np.ndarray, scale: np.ndarray
+) -> np.ndarray:  # pragma: no cover - compiled
+    """lots.round_to_tick on every column (``scale``: 10.0**decimals of each tick): numpy's
+    ``np.round(np.round(x / tick) * tick, d)`` is ``rint(rint(x / tick) * tick * 10**d) / 10**d``
+    (PyArray_Round), the same operations here, element by element."""
+    bars, n = source.shape
+    out = np.empty((bars, n))
+    for r in range(bars):
+        for i in range(n):
+            out[r, i] = np.rint(np.rint(source[r, i] / ticks[i]) * ticks[i] * scale[i]) / scale[i]
+    return out
+
+
+@njit(**_JIT)
+def tick_runs(
+    price_ticks: np.ndarray, exchange_ticks: np.ndarray, use_price: bool, bars: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """Where each column's tick changes (row 0 included), column by column: rows, columns and the
+    ticks there. A bar's tick is its price precision, or the exchange's where that is NaN (or where
+    there is none: ``use_price`` False); NaN against NaN counts as a change, as numpy's ``!=``."""
+    n = exchange_ticks.shape[0]
+    count = 0
+    for i in range(n):
+        previous = 0.0
+        for r in range(bars):
+            tick = exchange_ticks[i]
+            if use_price and not np.isnan(price_ticks[r, i]):
+                tick = price_ticks[r, i]
+            if r == 0 or tick != previous:
+                count += 1
+            previous = tick
+    rows = np.empty(count, dtype=np.int64)
+    cols = np.empty(count, dtype=np.int64)
+    values = np.empty(count)
+    k = 0
+    for i in range(n):
+        previous = 0.0
+        for r in range(bars):
+            tick = exchange_ticks[i]
+            if use_price and not np.isnan(price_ticks[r, i]):
+                tick = price_ticks[r, i]
+            if r == 0 or tick != previous:
+                rows[k] = r
+                cols[k] = i
+                values[k] = tick
+                k += 1
+            previous = tick
+    return rows, cols, values
+
+
+@njit(**_JIT)
+def spread_runs(
+    bars: int, n: int, rows: np.ndarray, cols: np.ndarray, values: np.ndarray
+) -> np.ndarray:  # pragma: no cover - compiled
+    """A (bars x n) array holding each run's value (:func:`tick_runs`' rows and columns) to the next."""
+    out = np.empty((bars, n), dtype=values.dtype)
+    for k in range(rows.shape[0]):
+        end = rows[k + 1] if k + 1 < rows.shape[0] and cols[k + 1] == cols[k] else bars
+        for r in range(rows[k], end):
+            out[r, cols[k]] = values[k]
+    return out
+
+
+@njit(**_JIT)
 def bt_quantity(amount: float, price: float, fee: float) -> float:  # pragma: no cover - compiled
     """bt's ``Security.allocate`` Newton search (rules.bt_quantity), compiled."""
     q = amount / price

@@ -256,12 +256,60 @@ def fast_plan(
     """planner.fast_plan (every coin tradable): fills ``side`` (+1 buy, -1 sell, 0 none) and the
     orders' amounts and values; returns the number of orders."""
     n = amounts.shape[0]
-    values = amounts * prices
+    return plan_into(
+        amounts,
+        prices,
+        cash,
+        goal,
+        target_cash,
+        min_orders,
+        steps,
+        fee,
+        buys_only,
+        side,
+        order_amount,
+        order_value,
+        np.empty((4, n)),
+        np.empty(n, dtype=np.int64),
+    )
+
+
+@njit(**_JIT)
+def plan_into(
+    amounts: np.ndarray,
+    prices: np.ndarray,
+    cash: float,
+    goal: np.ndarray,
+    target_cash: float,
+    min_orders: np.ndarray,
+    steps: np.ndarray,
+    fee: float,
+    buys_only: bool,
+    side: np.ndarray,
+    order_amount: np.ndarray,
+    order_value: np.ndarray,
+    work: np.ndarray,
+    ranked: np.ndarray,
+) -> int:  # pragma: no cover - compiled
+    """:func:`fast_plan` on scratch arrays (``work``: 4 x n floats, ``ranked``: n ints) the caller
+    keeps from plan to plan: the same operations, no allocation (the kernel plans at thousands of
+    bars)."""
+    n = amounts.shape[0]
+    values, deltas, magnitudes, funded = work[0], work[1], work[2], work[3]
+    for i in range(n):
+        values[i] = amounts[i] * prices[i]
     total = np_sum(values) + cash
-    deltas = goal * total - values
+    for i in range(n):
+        deltas[i] = goal[i] * total - values[i]
     for _ in range(FEE_ITERATIONS):
-        deltas = goal * (total - fee * np_sum(np.abs(deltas))) - values
-    traded_estimate = np_sum(np.abs(deltas))
+        for i in range(n):
+            magnitudes[i] = abs(deltas[i])
+        net = total - fee * np_sum(magnitudes)
+        for i in range(n):
+            deltas[i] = goal[i] * net - values[i]
+    for i in range(n):
+        magnitudes[i] = abs(deltas[i])
+    traded_estimate = np_sum(magnitudes)
     count = 0
     proceeds = 0.0
     proceeds_carry = 0.0
@@ -297,7 +345,7 @@ def fast_plan(
             cost, cost_carry = _add(cost, cost_carry, deltas[i])
     cost = _sum_end(cost, cost_carry) * (1 + fee)
     scale = _pmin(1.0, spendable / cost) if cost > 0 else 1.0
-    funded = np.ones(n, dtype=np.bool_)
+    funded[:] = 1.0  # 1.0: funded, 0.0: not
     everyone = scale >= 1.0
     if not everyone:
         everyone = True
@@ -308,7 +356,6 @@ def fast_plan(
                 break
     if not everyone:
         # ranked = sorted(((w, i) for wanted buys with w >= min_order), reverse=True)
-        ranked = np.empty(n, dtype=np.int64)
         m = 0
         for i in range(n):
             if deltas[i] > 0 and deltas[i] >= min_orders[i]:
@@ -321,7 +368,7 @@ def fast_plan(
                 if wi > wb or (wi == wb and ranked[b] > ranked[best]):
                     best = b
             ranked[a], ranked[best] = ranked[best], ranked[a]
-        funded[:] = False
+        funded[:] = 0.0
         chosen_k = 0
         for k in range(m, 0, -1):
             s = 0.0
@@ -340,13 +387,13 @@ def fast_plan(
                 chosen_k = k
                 break
         for j in range(chosen_k):
-            funded[ranked[j]] = True
+            funded[ranked[j]] = 1.0
     spendable_total = cash + proceeds
     for i in range(n):
         want = deltas[i]
         if not want > 0:
             continue
-        stake = want * scale if funded[i] else 0.0
+        stake = want * scale if funded[i] != 0.0 else 0.0
         if stake < min_orders[i]:
             continue
         stake = _pmin(stake, spendable_total / (1 + fee))
@@ -464,6 +511,9 @@ def freqtrade_kernel(
     order_amount = np.zeros(n)
     order_value = np.zeros(n)
     sequence = np.empty(opened.shape[0] + n, dtype=np.int64)
+    work = np.empty((4, n))  # plan_into's scratch, kept from plan to plan
+    ranked = np.empty(n, dtype=np.int64)
+    held_values = np.empty(n)
     cap = 64
     ev = np.empty((cap, 4), dtype=np.int64)  # bar, kind, incomplete, traded
     ev_amounts = np.empty((cap, n))
@@ -529,7 +579,9 @@ def freqtrade_kernel(
         if incomplete:
             kind = KIND_COMPLETION
         else:
-            if np_sum(amount * prices) <= 0:
+            for i in range(n):
+                held_values[i] = amount[i] * prices[i]
+            if np_sum(held_values) <= 0:
                 kind = KIND_INITIAL
             elif interval_ns >= 0 and (not have_tick or plan_time - last_tick >= interval_ns):
                 kind = KIND_SCHEDULE
@@ -538,8 +590,8 @@ def freqtrade_kernel(
             if kind != KIND_THRESHOLD:  # INITIAL or SCHEDULE: the schedule's clock
                 last_tick = plan_time
                 have_tick = True
-        orders = fast_plan(
-            amount.copy(),
+        orders = plan_into(
+            amount,  # read only: the plan changes no holdings
             prices,
             seen,
             coin_goal,
@@ -551,6 +603,8 @@ def freqtrade_kernel(
             side,
             order_amount,
             order_value,
+            work,
+            ranked,
         )
         incomplete = False
         if orders:

@@ -72,17 +72,15 @@ class FreqtradeKernel(Kernel):
 
         bars = len(self.dates)
         exchange_ticks = np.array([ex.tick for ex in self.exchange], dtype=float)
-        ticks = np.broadcast_to(exchange_ticks, (bars, self.n))
-        if self.price_ticks is not None:
-            ticks = np.where(np.isnan(self.price_ticks), exchange_ticks, self.price_ticks)
-        # the ticks change a few times a year: decimals_of once per run of equal ticks in each column
-        entry_decimals = np.empty((bars, self.n), dtype=np.int64)
-        for i in range(self.n):
-            column = ticks[:, i]
-            starts = np.flatnonzero(np.concatenate([[True], column[1:] != column[:-1]]))
-            lengths = np.diff(np.append(starts, bars))
-            values = [tick_decimals(float(t)) for t in column[starts].tolist()]
-            entry_decimals[:, i] = np.repeat(np.array(values, dtype=np.int64), lengths)
+        use_price = self.price_ticks is not None
+        price_ticks = self.price_ticks if self.price_ticks is not None else np.zeros((0, self.n))
+        # the ticks (the price precision, else the exchange's) change a few times a year: decimals_of
+        # once per run of equal ticks in each column
+        rows, cols, values = compiled.tick_runs(
+            np.ascontiguousarray(price_ticks, dtype=np.float64), exchange_ticks, use_price, bars
+        )
+        run_decimals = np.array([tick_decimals(t) for t in values.tolist()], dtype=np.int64)
+        entry_decimals = compiled.spread_runs(bars, self.n, rows, cols, run_decimals)
         if (entry_decimals > 22).any():
             return None
         reserves = [stoploss_reserve(stoploss) for stoploss in (-0.1, 0.0, -0.05)]  # rules.min_stake's
@@ -134,6 +132,21 @@ class FreqtradeKernel(Kernel):
         self._record_holdings(len(self.dates) - 1, np.zeros(n), out.final_value)
         if not self.record:
             return out
+
+        def columns() -> dict[str, np.ndarray]:
+            return self._compiled_columns(events, held, seen, fills)
+
+        if self.lazy:
+            out.columns_fn = columns
+        else:
+            self._fill_lists(columns())
+        return out
+
+    def _compiled_columns(
+        self, events: np.ndarray, held: np.ndarray, seen: np.ndarray, fills: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        """The compiled run's fills and events as columns (reasons in out_of_band_reason's words)."""
+        n = self.n
         names = {
             cf.KIND_INITIAL: TriggerKind.INITIAL,
             cf.KIND_THRESHOLD: TriggerKind.THRESHOLD,
@@ -173,25 +186,12 @@ class FreqtradeKernel(Kernel):
         ]
         kinds = [names[code].value for code in events[:, 1].tolist()]
         incomplete = events[:, 2].astype(bool)
-        out.events = list(zip(rows_array.tolist(), kinds, reasons, incomplete.tolist(), strict=True))
         event = fills[:, 0].astype(np.int64)
         coin = fills[:, 1].astype(np.int64)
         fill_rows = rows_array[event]
         sides = np.where(fills[:, 2] > 0, "buy", "sell")
         amount, price, fee = fills[:, 3], fills[:, 4], fills[:, 5]
-        out.fills = list(
-            zip(
-                fill_rows.tolist(),
-                coin.tolist(),
-                sides.tolist(),
-                amount.tolist(),
-                price.tolist(),
-                fee.tolist(),
-                event.tolist(),
-                strict=True,
-            )
-        )
-        out.columns = {
+        return {
             "row": fill_rows,
             "coin": coin,
             "side": sides,
@@ -204,7 +204,6 @@ class FreqtradeKernel(Kernel):
             "reason": np.array(reasons, dtype=object),
             "incomplete": incomplete,
         }
-        return out
 
     # ------------------------------------------------------------ the Python loop
     def _run_python(self, hold: bool = False) -> KernelOutput:

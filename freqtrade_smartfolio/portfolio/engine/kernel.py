@@ -10,7 +10,7 @@ the fills) is :mod:`.fills`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,6 +41,15 @@ class KernelOutput:
     rebalances: int = 0  # events that traded, the initial allocation excluded
     # a compiled run's fills and events as columns too (the same values as ``fills``/``events``)
     columns: dict[str, np.ndarray] | None = None
+    # a run that deferred its columns (``lazy``): builds them on demand (:meth:`build_columns`)
+    columns_fn: Callable[[], dict[str, np.ndarray]] | None = field(default=None, repr=False)
+
+    def build_columns(self) -> dict[str, np.ndarray] | None:
+        """``columns``, built from ``columns_fn`` the first time when the run deferred them."""
+        if self.columns is None and self.columns_fn is not None:
+            self.columns = self.columns_fn()
+            self.columns_fn = None
+        return self.columns
 
 
 class Kernel:
@@ -109,6 +118,25 @@ class Kernel:
             relative_width = np.where(self.goal > 0, self.goal * rule.threshold, rule.threshold)
             self.width = relative_width if rule.relative else np.full(self.n + 1, rule.threshold)
         self.out = KernelOutput()
+        # True: the fills and events stay as columns built on demand (``KernelOutput.columns_fn``),
+        # the lists are not filled (``simulate``'s result reads the columns only)
+        self.lazy = False
+
+    def _fill_lists(self, columns: dict[str, np.ndarray]) -> None:
+        """``out.columns`` and the same fills and events as lists (``out.fills``, ``out.events``)."""
+        out = self.out
+        out.columns = columns
+        out.events = list(
+            zip(
+                columns["event_row"].tolist(),
+                columns["kind"].tolist(),
+                columns["reason"].tolist(),
+                columns["incomplete"].tolist(),
+                strict=True,
+            )
+        )
+        names = ("row", "coin", "side", "amount", "price", "fee", "rebalance")
+        out.fills = list(zip(*(columns[name].tolist() for name in names), strict=True))
 
     # ------------------------------------------------------------ trigger search (compiled)
     def scan(self, first: int, amounts: np.ndarray, cash: float, last_tick: int | None, lag: int) -> int:
@@ -188,46 +216,36 @@ class Kernel:
         out.amounts = list(held_after)
         out.cash = cash_after.tolist()
         if record:
-            names = np.array(
-                [TriggerKind.INITIAL.value, TriggerKind.THRESHOLD.value, TriggerKind.SCHEDULE.value]
-            )
-            kind_names = names[kinds]
-            reasons = np.where(kinds == compiled.KIND_INITIAL, "", kind_names)
-            event, coin = np.nonzero(traded)  # event by event, coins in order: the order of the fills
-            q = qty[event, coin]
-            fill_rows = rows[event]
-            prices = close[fill_rows, coin]
-            amount = np.abs(q)
-            fill_fees = amount * prices * fee
-            sides = np.where(q > 0, "buy", "sell")
-            out.columns = {
-                "row": fill_rows,
-                "coin": coin,
-                "side": sides,
-                "amount": amount,
-                "price": prices,
-                "fee": fill_fees,
-                "rebalance": event,
-                "event_row": rows,
-                "kind": kind_names,
-                "reason": reasons,
-                "incomplete": np.zeros(len(rows), dtype=bool),
-            }
-            out.events = list(
-                zip(rows.tolist(), kind_names.tolist(), reasons.tolist(), [False] * len(rows), strict=True)
-            )
-            out.fills = list(
-                zip(
-                    fill_rows.tolist(),
-                    coin.tolist(),
-                    sides.tolist(),
-                    amount.tolist(),
-                    prices.tolist(),
-                    fill_fees.tolist(),
-                    event.tolist(),
-                    strict=True,
+
+            def columns() -> dict[str, np.ndarray]:
+                names = np.array(
+                    [TriggerKind.INITIAL.value, TriggerKind.THRESHOLD.value, TriggerKind.SCHEDULE.value]
                 )
-            )
+                kind_names = names[kinds]
+                reasons = np.where(kinds == compiled.KIND_INITIAL, "", kind_names)
+                event, coin = np.nonzero(traded)  # event by event, coins in order: the order of the fills
+                q = qty[event, coin]
+                fill_rows = rows[event]
+                prices = close[fill_rows, coin]
+                amount = np.abs(q)
+                return {
+                    "row": fill_rows,
+                    "coin": coin,
+                    "side": np.where(q > 0, "buy", "sell"),
+                    "amount": amount,
+                    "price": prices,
+                    "fee": amount * prices * fee,
+                    "rebalance": event,
+                    "event_row": rows,
+                    "kind": kind_names,
+                    "reason": reasons,
+                    "incomplete": np.zeros(len(rows), dtype=bool),
+                }
+
+            if self.lazy:
+                out.columns_fn = columns
+            else:
+                self._fill_lists(columns())
         amounts = held_after[-1] if len(rows) else np.zeros(n)
         cash = float(cash_after[-1]) if len(rows) else self.investment
         gross = float(np.dot(amounts, close[-1]))

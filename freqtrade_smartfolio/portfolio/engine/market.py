@@ -48,7 +48,7 @@ class Market:
         shape = (len(self.dates), len(self.coins))
         for name in ("open", "close", "high", "low"):
             array = getattr(self, name)
-            if array is None:
+            if array is None or (name == "close" and array is self.open):  # checked as the open
                 continue
             if array.shape != shape:
                 raise ValueError(f"Market.{name} has shape {array.shape}, expected {shape} (bars x coins)")
@@ -103,6 +103,10 @@ def as_market(prices: PriceInput, coins: Sequence[str] | None = None) -> Market:
     close = prices["close"]
     open_ = prices.get("open", close)
     cols = list(coins) if coins is not None else list(close.columns)
+    if open_ is close and not ("high" in prices and "low" in prices):
+        fast = _close_only(close, cols)
+        if fast is not None:
+            return fast
     fields = {"open": open_[cols], "close": close[cols]}
     if "high" in prices and "low" in prices:
         fields |= {"high": prices["high"][cols], "low": prices["low"][cols]}
@@ -139,6 +143,25 @@ def as_market(prices: PriceInput, coins: Sequence[str] | None = None) -> Market:
         aligned.get("low"),
         None if valid.all() else valid,
     )
+
+
+def _close_only(close: pd.DataFrame, cols: list[str]) -> Market | None:
+    """:func:`as_market` of close prices alone with no missing price (one ``to_numpy``, no per-column
+    work): the same Market as the general path; None when a price is missing (the general path)."""
+    if list(close.columns) != cols or not isinstance(close.index, pd.DatetimeIndex) or len(cols) == 0:
+        return None
+    frame_values = close.to_numpy(dtype=float)
+    values = np.ascontiguousarray(frame_values)  # one copy (the frame's columns are its blocks)
+    if values is frame_values:  # already C-ordered: it may be the frame's own memory
+        values = values.copy()
+    if np.isnan(values).any():
+        return None
+    index = close.index
+    index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
+    dates = index.as_unit("ns").asi8.copy()
+    steps = np.diff(dates)
+    tf = float(np.min(steps[steps > 0]) / NS_PER_MINUTE) if len(steps) else 0.0
+    return Market(tuple(cols), dates, values, values, tf)
 
 
 SIGNIFICANT = 14  # freqtrade formats prices with 14 significant digits

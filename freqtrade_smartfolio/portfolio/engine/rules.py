@@ -11,6 +11,7 @@ from typing import Literal
 
 import numpy as np
 
+from freqtrade_smartfolio.portfolio.engine import compiled
 from freqtrade_smartfolio.portfolio.engine.market import Market
 from freqtrade_smartfolio.portfolio.lots import decimals_of, min_order_value, round_to_tick
 from freqtrade_smartfolio.portfolio.plan import CoinRules
@@ -74,13 +75,23 @@ def prepare_prices(market: Market, exchange: Sequence[ExchangeRules], mode: Mode
     if mode == "clean":
         return {"open": market.close, "close": market.close}
     out: dict[str, np.ndarray] = {}
+    ticks = [rules.tick for rules in exchange]
+    on = [i for i, tick in enumerate(ticks) if tick and tick > 0]
+    decimals = [decimals_of(ticks[i]) for i in on]
+    whole = len(on) == len(ticks) and max(decimals, default=0) <= 22
+    tick_row = np.array([ticks[i] for i in on], dtype=float)
+    # np.round(x, d) is x * 10.0**d, rint, / 10.0**d (numpy's PyArray_Round; 10**d exact for d <= 22)
+    scale = np.array([10.0**d for d in decimals], dtype=float)
     for name in ("open", "close", "high", "low"):
         source = getattr(market, name)
         if source is None:
             continue
-        rounded = np.empty_like(source)
-        for i, rules in enumerate(exchange):
-            rounded[:, i] = round_to_tick(source[:, i], rules.tick)
+        if whole:  # round_to_tick on every column at once: the same operations, element by element
+            rounded = compiled.round_to_ticks(np.ascontiguousarray(source, dtype=np.float64), tick_row, scale)
+        else:
+            rounded = np.empty_like(source)
+            for i, rules in enumerate(exchange):
+                rounded[:, i] = round_to_tick(source[:, i], rules.tick)
         out[name] = np.ascontiguousarray(rounded)
     return out
 

@@ -41,8 +41,9 @@ def _summary(market: Market, settings: Settings, prepared: Mapping[str, np.ndarr
     equity = cash + (amounts * market.close).sum(axis=1)
     if settings.mode == "freqtrade":
         equity[-1] = out.final_value
-    summary = stats.summarize(
-        pd.Series(equity, index=market.index),
+    summary = stats.summarize_values(
+        equity,
+        market.dates,
         fees=out.fees,
         rebalances=out.rebalances,
         traded_value=out.traded_value,
@@ -145,8 +146,9 @@ def _clean_sweep(
             )
             for k in range(hi - lo):
                 gross = float(np.dot(held[k], close[-1]))  # Kernel.run_clean's final sale, same arithmetic
-                summary = stats.summarize(
-                    pd.Series(curves[k], index=market.index),
+                summary = stats.summarize_values(
+                    curves[k],
+                    market.dates,
                     fees=float(fees[k]) + gross * base.fee,
                     rebalances=int(rebalances[k]),
                     traded_value=float(traded[k]),
@@ -190,8 +192,9 @@ def _freqtrade_sweep(
                 if status != 0:
                     rows.append(_summary(market, base.with_rule(rule_list[lo + k]), prepared))
                     continue
-                summary = stats.summarize(
-                    pd.Series(curves[k], index=market.index),
+                summary = stats.summarize_values(
+                    curves[k],
+                    market.dates,
                     fees=fees,
                     rebalances=int(rebalances),
                     traded_value=traded,
