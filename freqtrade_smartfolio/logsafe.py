@@ -20,9 +20,7 @@ from typing import Any
 
 REDACTED = "<redacted>"
 # token=..., access_token=..., password=... in query strings and messages; JWTs wherever they appear
-SECRET_PARAMS = re.compile(
-    r"(?i)\b((?:access_|refresh_|ws_)?token|password|secret|api_?key)=([^&\s\"'<>]+)"
-)
+SECRET_PARAMS = re.compile(r"(?i)\b((?:access_|refresh_|ws_)?token|password|secret|api_?key)=([^&\s\"'<>]+)")
 JWT = re.compile(r"\beyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]{8,}")
 LOGFORMAT = "%(asctime)s - %(name)s - %(levelname)s - %(message)s"  # freqtrade's
 FILE_MAX_BYTES = 10 * 1024 * 1024  # as freqtrade's own --logfile handler

@@ -214,7 +214,7 @@ def format_status(status: PortfolioStatus) -> str:
 
 
 def format_vs_hold(result: VsHold | None, stake: str) -> list[str]:
-    """"Did rebalancing pay?": the portfolio against holding the coins it started with, per coin the
+    """ "Did rebalancing pay?": the portfolio against holding the coins it started with, per coin the
     amount held against holding's, and the fees."""
     if result is None:
         return ["did rebalancing pay? not yet (no initial allocation)"]
