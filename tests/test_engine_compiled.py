@@ -1,6 +1,6 @@
-"""The compiled kernels (engine/compiled.py, engine/compiled_freqtrade.py) against the plain
-Python/numpy implementations of the same rules: two implementations checked against each other on
-random markets with hypothesis, bit for bit.
+"""The compiled kernels (engine/compiled.py; compiled_exact, compiled_planner, compiled_freqtrade and
+compiled_freqtrade_sweep) against the plain Python/numpy implementations of the same rules: two
+implementations checked against each other on random markets with hypothesis, bit for bit.
 
 The Python reference of clean mode below is the engine's clean mode before it was compiled (the
 vectorised trigger scan and the scalar rebalance of kernel.py at ed4a092), kept here as the oracle.
@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from freqtrade_smartfolio.portfolio import engine as E
-from freqtrade_smartfolio.portfolio.engine import compiled_freqtrade as cf
+from freqtrade_smartfolio.portfolio.engine import compiled_exact as cx
+from freqtrade_smartfolio.portfolio.engine import compiled_planner as cp
 from freqtrade_smartfolio.portfolio.engine import fills as F
 from freqtrade_smartfolio.portfolio.engine.api import _result
 from freqtrade_smartfolio.portfolio.engine.settings import Settings
@@ -209,7 +210,7 @@ def test_numpy_sum_is_numpys():
     rng = np.random.default_rng(5)
     for n in list(range(0, 129)) * 5:
         a = rng.lognormal(0, 3, n) * rng.choice([1.0, 1e-8, 1e8], n)
-        assert cf.np_sum(a) == float(a.sum())
+        assert cx.np_sum(a) == float(a.sum())
 
 
 @settings(deadline=None, max_examples=2000)
@@ -224,22 +225,22 @@ def test_numpy_sum_is_numpys():
 @example(x=8388608.063381664, d=8)  # an ulp spans "...664" and the half-way "...665": the repr is "...664"
 def test_compiled_roundings_are_pythons(x, d):
     assume(x * 10**d < 2**50)  # beyond, the compiled helpers say they cannot decide (tested below)
-    rounded, ok = cf.py_round(x, d)
+    rounded, ok = cx.py_round(x, d)
     assert ok and rounded == round(x, d)
     tick = float(f"1e-{d}")
-    price, ok = cf.price_to_precision(x, d)
+    price, ok = cx.price_to_precision(x, d)
     assert ok and price == E.price_to_precision(x, tick)
     for amount in (x, x * (1 + 1e-9), x * (1 - 1e-9), round(x, d), round(x, d) * (1 + 1e-12)):
-        lots, ok = cf.truncate_to_step(amount, tick, d)
+        lots, ok = cx.truncate_to_step(amount, tick, d)
         assert ok and lots == truncate_to_step(amount, tick, d)
-        grid, ok = cf.on_grid(amount, tick, d)
+        grid, ok = cx.on_grid(amount, tick, d)
         assert ok and grid == E.on_grid(amount, tick, d)
 
 
 def test_compiled_roundings_beyond_exact_say_so():
-    assert cf.py_round(450360.0, 10) == (450360.0, False)
-    assert cf.price_to_precision(450360.1, 12)[1] is False
-    assert cf.truncate_to_step(4.0e10, 1e-8, 8)[1] is False
+    assert cx.py_round(450360.0, 10) == (450360.0, False)
+    assert cx.price_to_precision(450360.1, 12)[1] is False
+    assert cx.truncate_to_step(4.0e10, 1e-8, 8)[1] is False
 
 
 @st.composite
@@ -267,7 +268,7 @@ def test_compiled_fast_plan_equals_fast_plan(case, buys_only):
         amounts, prices, cash, goal, cash_w, min_orders.tolist(), steps.tolist(), fee, buys_only=buys_only
     )
     side, amount, value = np.zeros(n, dtype=np.int64), np.zeros(n), np.zeros(n)
-    count = cf.fast_plan(
+    count = cp.fast_plan(
         amounts, prices, cash, goal, cash_w, min_orders, steps, fee, buys_only, side, amount, value
     )
     assert count == len(sells) + len(buys)

@@ -9,7 +9,8 @@ numpy and loops compiled with numba, around the pure planning rules of
 * :mod:`.rules` - what freqtrade does to an order (:class:`ExchangeRules`, precision, minimum stake);
 * :mod:`.planner` - :func:`fast_plan`, plan.py's orders without the plan objects;
 * :mod:`.kernel` (trigger scan, clean mode) and :mod:`.fills` (freqtrade mode) - the loop, compiled
-  in :mod:`.compiled` (clean mode, the band scan) and :mod:`.compiled_freqtrade` (freqtrade mode);
+  in :mod:`.compiled` (clean mode, the band scan) and :mod:`.compiled_freqtrade` (freqtrade mode, with
+  :mod:`.compiled_planner`, :mod:`.compiled_exact` and :mod:`.compiled_freqtrade_sweep`);
 * :mod:`.api` - :func:`simulate`, :func:`buy_and_hold`, :func:`run_kernel`, :class:`EngineResult`;
 * :mod:`.sweep` - many parameter sets in one compiled loop (numba threads), or through joblib
   (local processes, or a Dask/Ray cluster).

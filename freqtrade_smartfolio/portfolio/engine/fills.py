@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from freqtrade_smartfolio.portfolio.durations import format_minutes
-from freqtrade_smartfolio.portfolio.engine import compiled
+from freqtrade_smartfolio.portfolio.engine import compiled, compiled_exact, compiled_freqtrade_sweep
 from freqtrade_smartfolio.portfolio.engine import compiled_freqtrade as cf
 from freqtrade_smartfolio.portfolio.engine.kernel import NS_PER_MINUTE, Kernel, KernelOutput
 from freqtrade_smartfolio.portfolio.engine.planner import fast_plan
@@ -57,7 +57,7 @@ class FreqtradeKernel(Kernel):
         """The arrays :func:`compiled_freqtrade.freqtrade_kernel` takes, or None where the compiled
         loop does not apply (coins lacking candles, lots that are not powers of ten <= 1, more than
         22 decimals, more than 128 coins)."""
-        if self.valid is not None or len(self.special) or self.n > cf.MAX_COINS:
+        if self.valid is not None or len(self.special) or self.n > compiled_exact.MAX_COINS:
             return None
         for step, decimals in zip(self.steps, self.step_decimals, strict=True):
             if step and step > 0 and (decimals > 22 or step != float(f"1e-{decimals}")):
@@ -160,7 +160,7 @@ class FreqtradeKernel(Kernel):
         # before (nothing and the investment before the first), the closes of the bar before
         before = np.vstack([np.zeros((1, n)), held[:-1]]) if len(held) else np.zeros((0, n))
         cash_before = np.concatenate([[self.investment], seen[:-1]]) if len(seen) else np.zeros(0)
-        worst, weight, limit = cf.band_reasons(
+        worst, weight, limit = compiled_freqtrade_sweep.band_reasons(
             np.ascontiguousarray(before),
             np.ascontiguousarray(cash_before),
             np.ascontiguousarray(self.close_r[np.maximum(rows_array - 1, 0)]),

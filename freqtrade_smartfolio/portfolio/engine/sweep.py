@@ -2,8 +2,8 @@
 
 The prices are prepared once. By default every parameter set runs in one compiled loop (numba
 ``prange`` over the sets, ``n_jobs`` threads sharing the market in memory): clean mode always,
-freqtrade mode where its compiled loop applies (:mod:`.compiled_freqtrade`). Otherwise, or with a
-``backend``, the sets are cut into a few chunks for joblib, one task each, so a worker receives the
+freqtrade mode where its compiled loop applies (:mod:`.compiled_freqtrade_sweep`). Otherwise, or with
+a ``backend``, the sets are cut into a few chunks for joblib, one task each, so a worker receives the
 market once per chunk (joblib memory-maps the large arrays for local processes): local processes,
 or a Dask/Ray cluster with ``joblib.parallel_config(backend="dask")`` (docs/engine.md). The rows are
 the same either way.
@@ -22,8 +22,7 @@ import pandas as pd
 from joblib import Parallel, delayed, effective_n_jobs
 
 from freqtrade_smartfolio.portfolio import stats
-from freqtrade_smartfolio.portfolio.engine import compiled, fills
-from freqtrade_smartfolio.portfolio.engine import compiled_freqtrade as cf
+from freqtrade_smartfolio.portfolio.engine import compiled, compiled_freqtrade_sweep, fills
 from freqtrade_smartfolio.portfolio.engine.api import _holdings_frame, run_settings
 from freqtrade_smartfolio.portfolio.engine.market import Market, PriceInput, as_market
 from freqtrade_smartfolio.portfolio.engine.rules import ExchangeRules, Mode, prepare_prices
@@ -180,7 +179,7 @@ def _freqtrade_sweep(
     with _threads(n_jobs):
         for lo in range(0, len(rule_list), CLEAN_CHUNK):  # bounded memory: CLEAN_CHUNK curves at a time
             hi = min(lo + CLEAN_CHUNK, len(rule_list))
-            curves, totals = cf.freqtrade_sweep(
+            curves, totals = compiled_freqtrade_sweep.freqtrade_sweep(
                 **inputs,
                 thresholds=thresholds[lo:hi],
                 relative=bool(rule_list[0].relative),
