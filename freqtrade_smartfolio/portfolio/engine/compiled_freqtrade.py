@@ -46,6 +46,33 @@ class Undecided(Exception):
 
 
 @njit(**JIT_OPTIONS)
+def _grown(rows: np.ndarray, used: int, capacity: int) -> np.ndarray:  # pragma: no cover - compiled
+    """``rows`` with room for ``capacity`` rows (the first ``used`` kept)."""
+    out = np.empty((capacity,) + rows.shape[1:], dtype=rows.dtype)
+    out[:used] = rows[:used]
+    return out
+
+
+@njit(**JIT_OPTIONS)
+def _undecided(
+    ev: np.ndarray,
+    ev_amounts: np.ndarray,
+    ev_cash: np.ndarray,
+    ev_seen: np.ndarray,
+    fills: np.ndarray,
+    k: int,
+    nf: int,
+    amount: np.ndarray,
+    stake: np.ndarray,
+) -> tuple[
+    int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray
+]:  # pragma: no cover - compiled
+    """:func:`freqtrade_kernel`'s answer when a rounding cannot be decided (status 1: the caller runs
+    the Python loop)."""
+    return 1, ev[:k], ev_amounts[:k], ev_cash[:k], ev_seen[:k], fills[:nf], np.zeros(4), amount, stake
+
+
+@njit(**JIT_OPTIONS)
 def freqtrade_kernel(
     open_r: np.ndarray,
     close_r: np.ndarray,
@@ -199,18 +226,8 @@ def freqtrade_kernel(
             # FreqtradeKernel._fill_freqtrade
             if k == cap:
                 cap *= 2
-                ev2 = np.empty((cap, 4), dtype=np.int64)
-                ev2[:k] = ev[:k]
-                ev = ev2
-                a2 = np.empty((cap, n))
-                a2[:k] = ev_amounts[:k]
-                ev_amounts = a2
-                c2 = np.empty(cap)
-                c2[:k] = ev_cash[:k]
-                ev_cash = c2
-                s2 = np.empty(cap)
-                s2[:k] = ev_seen[:k]
-                ev_seen = s2
+                ev, ev_amounts = _grown(ev, k, cap), _grown(ev_amounts, k, cap)
+                ev_cash, ev_seen = _grown(ev_cash, k, cap), _grown(ev_seen, k, cap)
             initial = kind == KIND_INITIAL
             last_row = r == last
             traded = False
@@ -235,17 +252,7 @@ def freqtrade_kernel(
                         py_min(order_amount[i], amount[i]) * (1 + SELL_NUDGE), step, sdec
                     )
                     if not ok:
-                        return (
-                            1,
-                            ev[:k],
-                            ev_amounts[:k],
-                            ev_cash[:k],
-                            ev_seen[:k],
-                            fills[:nf],
-                            np.zeros(4),
-                            amount,
-                            stake,
-                        )
+                        return _undecided(ev, ev_amounts, ev_cash, ev_seen, fills, k, nf, amount, stake)
                     if q <= 0:
                         continue
                     remaining = (amount[i] - q) * p
@@ -254,17 +261,7 @@ def freqtrade_kernel(
                         continue
                     p, ok = price_to_precision(p, trade_dec[i])
                     if not ok:
-                        return (
-                            1,
-                            ev[:k],
-                            ev_amounts[:k],
-                            ev_cash[:k],
-                            ev_seen[:k],
-                            fills[:nf],
-                            np.zeros(4),
-                            amount,
-                            stake,
-                        )
+                        return _undecided(ev, ev_amounts, ev_cash, ev_seen, fills, k, nf, amount, stake)
                     if has_range and not (low_r[r, i] <= p <= high_r[r, i]):
                         continue
                     gross = q * p
@@ -272,17 +269,7 @@ def freqtrade_kernel(
                     stake[i] -= avg[i] * q
                     left, ok = on_grid(amount[i] - q, step, sdec)
                     if not ok:
-                        return (
-                            1,
-                            ev[:k],
-                            ev_amounts[:k],
-                            ev_cash[:k],
-                            ev_seen[:k],
-                            fills[:nf],
-                            np.zeros(4),
-                            amount,
-                            stake,
-                        )
+                        return _undecided(ev, ev_amounts, ev_cash, ev_seen, fills, k, nf, amount, stake)
                     amount[i] = left
                     cash += gross * (1 - fee)
                     flow[i] += gross * (1 - fee)
@@ -312,49 +299,23 @@ def freqtrade_kernel(
                         continue
                     fit, ok = truncate_to_step(wanted / p, step, sdec)
                     if not ok:
-                        return (
-                            1,
-                            ev[:k],
-                            ev_amounts[:k],
-                            ev_cash[:k],
-                            ev_seen[:k],
-                            fills[:nf],
-                            np.zeros(4),
-                            amount,
-                            stake,
-                        )
+                        return _undecided(ev, ev_amounts, ev_cash, ev_seen, fills, k, nf, amount, stake)
                     amount_stake = wanted
                     if not (fit * p >= min_order and fit > 0):
                         up = fit
                         if step > 0:
                             up, ok = truncate_to_step(fit + step, step, sdec)
                             if not ok:
-                                return (
-                                    1,
-                                    ev[:k],
-                                    ev_amounts[:k],
-                                    ev_cash[:k],
-                                    ev_seen[:k],
-                                    fills[:nf],
-                                    np.zeros(4),
-                                    amount,
-                                    stake,
+                                return _undecided(
+                                    ev, ev_amounts, ev_cash, ev_seen, fills, k, nf, amount, stake
                                 )
                         if step > 0 and up * p >= min_order and up * p * (1 + fee) <= lot_cash:
                             exact = up * p
                             nudged = exact * (1 + STAKE_NUDGE)
                             back, ok = truncate_to_step(nudged / p, step, sdec)
                             if not ok:
-                                return (
-                                    1,
-                                    ev[:k],
-                                    ev_amounts[:k],
-                                    ev_cash[:k],
-                                    ev_seen[:k],
-                                    fills[:nf],
-                                    np.zeros(4),
-                                    amount,
-                                    stake,
+                                return _undecided(
+                                    ev, ev_amounts, ev_cash, ev_seen, fills, k, nf, amount, stake
                                 )
                             fit = up
                             amount_stake = nudged if back == up else exact
@@ -372,34 +333,14 @@ def freqtrade_kernel(
                     amount_stake = py_min(amount_stake, available)
                     q, ok = truncate_to_step(amount_stake / p, step, sdec)
                     if not ok:
-                        return (
-                            1,
-                            ev[:k],
-                            ev_amounts[:k],
-                            ev_cash[:k],
-                            ev_seen[:k],
-                            fills[:nf],
-                            np.zeros(4),
-                            amount,
-                            stake,
-                        )
+                        return _undecided(ev, ev_amounts, ev_cash, ev_seen, fills, k, nf, amount, stake)
                     if q <= 0:
                         continue
                     gross = q * p
                     stake[i] += gross
                     total_amount, ok = on_grid(amount[i] + q, step, sdec)
                     if not ok:
-                        return (
-                            1,
-                            ev[:k],
-                            ev_amounts[:k],
-                            ev_cash[:k],
-                            ev_seen[:k],
-                            fills[:nf],
-                            np.zeros(4),
-                            amount,
-                            stake,
-                        )
+                        return _undecided(ev, ev_amounts, ev_cash, ev_seen, fills, k, nf, amount, stake)
                     amount[i] = total_amount
                     avg[i] = stake[i] / amount[i]
                     if entry:
@@ -414,17 +355,7 @@ def freqtrade_kernel(
                         trade_dec[i] = entry_decimals[r, i]
                     rate, ok = price_to_precision(avg[i], trade_dec[i])
                     if not ok:
-                        return (
-                            1,
-                            ev[:k],
-                            ev_amounts[:k],
-                            ev_cash[:k],
-                            ev_seen[:k],
-                            fills[:nf],
-                            np.zeros(4),
-                            amount,
-                            stake,
-                        )
+                        return _undecided(ev, ev_amounts, ev_cash, ev_seen, fills, k, nf, amount, stake)
                     open_rate[i] = rate
                     cash -= gross * (1 + fee)
                     flow[i] -= gross * (1 + fee)
@@ -434,9 +365,7 @@ def freqtrade_kernel(
                     traded_value += gross
                 if nf == fcap:
                     fcap *= 2
-                    f2 = np.empty((fcap, 6))
-                    f2[:nf] = fills[:nf]
-                    fills = f2
+                    fills = _grown(fills, nf, fcap)
                 fills[nf, 0] = k
                 fills[nf, 1] = i
                 fills[nf, 2] = 1.0 if side[i] > 0 else -1.0
@@ -471,17 +400,7 @@ def freqtrade_kernel(
         if amount[i] > 0:
             price, ok = price_to_precision(open_r[last, i], trade_dec[i])
             if not ok:
-                return (
-                    1,
-                    ev[:k],
-                    ev_amounts[:k],
-                    ev_cash[:k],
-                    ev_seen[:k],
-                    fills[:nf],
-                    np.zeros(4),
-                    amount,
-                    stake,
-                )
+                return _undecided(ev, ev_amounts, ev_cash, ev_seen, fills, k, nf, amount, stake)
             if has_range and not (low_r[last, i] <= price <= high_r[last, i]):
                 continue
             gross = amount[i] * price
