@@ -26,6 +26,7 @@ from freqtrade_smartfolio.portfolio.engine.compiled_exact import (
     truncate_to_step,
 )
 from freqtrade_smartfolio.portfolio.engine.compiled_planner import (
+    book_cash,
     free_stake,
     min_stake,
     plan_into,
@@ -48,7 +49,7 @@ class Undecided(Exception):
 @njit(**JIT_OPTIONS)
 def _grown(rows: np.ndarray, used: int, capacity: int) -> np.ndarray:  # pragma: no cover - compiled
     """``rows`` with room for ``capacity`` rows (the first ``used`` kept)."""
-    out = np.empty((capacity,) + rows.shape[1:], dtype=rows.dtype)
+    out = np.empty((capacity,) + rows.shape[1:], dtype=rows.dtype)  # noqa: RUF005 (numba: no starred tuple)
     out[:used] = rows[:used]
     return out
 
@@ -142,15 +143,7 @@ def freqtrade_kernel(
     traded_value = 0.0
     rebalances = 0
     cash = investment
-    seen = strategy_cash(
-        free_stake(investment, opened, count, realized, stake),
-        opened,
-        count,
-        amount,
-        open_rate,
-        stake,
-        factor,
-    )
+    seen = book_cash(investment, opened, count, realized, amount, open_rate, stake, factor)
     have_tick = False
     last_tick = np.int64(0)
     incomplete = False
@@ -382,15 +375,7 @@ def freqtrade_kernel(
             ev_amounts[k] = amount
             ev_cash[k] = cash
             k += 1
-            seen = strategy_cash(
-                free_stake(investment, opened, count, realized, stake),
-                opened,
-                count,
-                amount,
-                open_rate,
-                stake,
-                factor,
-            )
+            seen = book_cash(investment, opened, count, realized, amount, open_rate, stake, factor)
             ev_seen[k - 1] = seen
         r += 1
     # handle_left_open: every open trade force-sold at the open of the last bar

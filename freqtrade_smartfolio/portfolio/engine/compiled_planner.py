@@ -239,3 +239,19 @@ def strategy_cash(
         unpaid, carry = sum_add(unpaid, carry, amount[i] * open_rate[i] * factor - stake[i])
     unpaid = sum_end(unpaid, carry)
     return py_max(free - unpaid, 0.0)
+
+
+@njit(**JIT_OPTIONS)
+def book_cash(
+    investment: float,
+    opened: np.ndarray,
+    count: int,
+    realized: np.ndarray,
+    amount: np.ndarray,
+    open_rate: np.ndarray,
+    stake: np.ndarray,
+    factor: float,
+) -> float:  # pragma: no cover - compiled
+    """The cash the strategy sees from freqtrade's trade book (its free stake, less the unpaid fees)."""
+    free = free_stake(investment, opened, count, realized, stake)
+    return strategy_cash(free, opened, count, amount, open_rate, stake, factor)
