@@ -36,13 +36,18 @@ def main() -> None:
             with parity.case_datadir(case, datadir) as data:
                 ft = parity.run_freqtrade(case, data)
                 engine = parity.run_engine(case, data)
-        except Exception as err:  # the config check refuses an investment too small for the coins
-            if "below the minimum" not in str(err):
+        except Exception as err:  # refused at start: by the config check, or by freqtrade itself
+            why = {
+                "below the minimum": "the investment is below the portfolio's minimum",
+                "No data found": "no coin of the portfolio has a candle in the window (freqtrade)",
+            }
+            said = next((text for key, text in why.items() if key in str(err)), None)
+            if said is None:
                 raise
             refused += 1
             print(
                 f"| {seed} | {case.name.split(': ', 1)[1]} | {case.start}-{case.end} | refused at start: "
-                "the investment is below the portfolio's minimum | - | - |",
+                f"{said} | - | - |",
                 flush=True,
             )
             continue
@@ -58,7 +63,7 @@ def main() -> None:
             flush=True,
         )
     print(
-        f"\n{last - first + 1} draws ({refused} refused at start by the config check), {failures} with a "
+        f"\n{last - first + 1} draws ({refused} refused at start), {failures} with a "
         f"difference > 1e-9, other fill times or a broken invariant; largest difference {worst:.1e}; "
         f"{time.perf_counter() - started:.0f} s"
     )
