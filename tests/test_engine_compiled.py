@@ -366,3 +366,20 @@ def test_compiled_freqtrade_sweep_equals_the_python_sweep():
     finally:
         F.COMPILED = previous
     pd.testing.assert_frame_equal(ours, theirs, check_exact=True)
+
+
+def test_the_compiled_cache_is_keyed_on_every_compiled_module(tmp_path, monkeypatch):
+    """The sweep inlines freqtrade_kernel from another file: its cached machine code must be dropped
+    when that file alone changes (numba keys a function on its own file only)."""
+    from freqtrade_smartfolio.portfolio.engine import compiled_freqtrade_sweep, jit_cache
+
+    locator = compiled_freqtrade_sweep.freqtrade_sweep._cache._impl._locator
+    assert isinstance(locator, jit_cache._EngineStamp)
+    assert locator.get_source_stamp() == jit_cache.engine_source_stamp()
+    for module in jit_cache.ENGINE_DIR.glob("compiled*.py"):
+        (tmp_path / module.name).write_bytes(module.read_bytes())
+    monkeypatch.setattr(jit_cache, "ENGINE_DIR", tmp_path)
+    before = jit_cache.engine_source_stamp()
+    kernel = tmp_path / "compiled_freqtrade.py"
+    kernel.write_text(kernel.read_text() + "\n# changed\n")
+    assert jit_cache.engine_source_stamp() != before

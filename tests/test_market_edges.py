@@ -16,6 +16,7 @@ from freqtrade_smartfolio.freqtrade_config import build_config
 from freqtrade_smartfolio.marketdata import load_closes
 from freqtrade_smartfolio.portfolio.invariants import Rules, check
 from freqtrade_smartfolio.portfolio.targets import Targets
+from freqtrade_smartfolio.verify import parity, windows
 
 pytestmark = pytest.mark.slow
 
@@ -121,3 +122,39 @@ def test_lot_truncation_never_leaves_an_order_under_the_minimum(require_data, tm
     assert invariants(run, datadir, portfolio, rebalance) == []
     # the 5.4-5.8 USDT buys were rounded up one lot, or skipped with the reason when the cash was short
     assert re.search(r"buy BTC rounded up one lot|skipped buy BTC ~[\d.]+: 5e-05 after the lot", run.log)
+
+
+# Two random windows (benchmarks/random_windows.py seeds 511 and 514) where a coin moved over its band
+# during the candle after a rebalance whose buys waited for cash: SANTOS at 2024-03-14 15:00 and 04-05,
+# POND at 2024-05-03 11:00. A completion only buys, so it left the coin over its band.
+OVER_BAND_AT_COMPLETION = {
+    "SANTOS": (
+        {"VIC": 25.0, "INJ": 31.818182, "SANTOS": 4.545455, "DOGS": 36.363636, "DYDX": 2.272727},
+        {"mode": "proportional", "threshold": 4.2, "band": "relative"},
+        ("20240212", "20240410"),
+    ),
+    "POND": (
+        {"BLUR": 23.4375, "EURI": 21.875, "PHB": 6.25, "IDEX": 23.4375, "POND": 17.1875, "SEI": 7.8125},
+        {"mode": "proportional", "threshold": 6.35, "band": "relative"},
+        ("20240426", "20240527"),
+    ),
+}
+
+
+@pytest.mark.parametrize("coin", sorted(OVER_BAND_AT_COMPLETION))
+def test_a_coin_over_its_band_when_buys_wait_gets_a_full_rebalance(require_data, coin):
+    """The candle after a rebalance whose buys waited runs a full band rebalance when a coin is over
+    its band again (plan.completion_trigger), in freqtrade and in the engine alike: every rebalance
+    then ends in band, and the engine still equals freqtrade."""
+    portfolio, rebalance, (start, end) = OVER_BAND_AT_COMPLETION[coin]
+    datadir = require_data([f"{c}_USDT-1h.feather" for c in portfolio])
+    case = parity.Case(f"{coin} over its band", portfolio, rebalance, "1h", start, end, investment=2000.0)
+    ft = parity.run_freqtrade(case, datadir)
+    engine = parity.run_engine(case, datadir)
+    assert windows.broken_invariants(case, ft.orders, datadir) == []
+    assert engine.final_value == pytest.approx(ft.final_balance, rel=1e-9)
+    assert engine.rebalance_times == ft.rebalance_times
+    events = engine.rebalances
+    after_waiting = events[events["incomplete"].shift(fill_value=False)]
+    assert (after_waiting["kind"] == "threshold").any()  # a completion turned into a band rebalance
+    assert after_waiting["reason"][after_waiting["kind"] == "threshold"].str.startswith(coin).any()

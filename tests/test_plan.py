@@ -15,6 +15,7 @@ from freqtrade_smartfolio.portfolio.plan import (
     TriggerKind,
     apply_orders,
     check_trigger,
+    completion_trigger,
     plan_rebalance,
     target_deltas,
 )
@@ -195,3 +196,27 @@ def test_a_completion_only_buys_with_the_cash_sales_freed():
     )
     assert not completion.sells and completion.buys
     assert sum(o.value for o in completion.buys) * 1.001 <= state.cash + 1e-9
+
+
+@pytest.mark.parametrize(
+    ("amounts", "cash", "rule", "kind", "reason"),
+    [
+        # A 60% (band 50% +- 5%): only a sale brings it back, so a full band rebalance (its reason
+        # names the worst weight, as out_of_band_reason does)
+        ((0.6, 0.2), 200.0, RebalanceRule(threshold=0.05), TriggerKind.THRESHOLD, "B 20.00% < 45.00%"),
+        # B under its band and the cash over its own: what the waiting buys fix
+        ((0.5, 0.2), 300.0, RebalanceRule(threshold=0.05), TriggerKind.COMPLETION, "buys waiting"),
+        # no band, a schedule only: nothing to measure a coin against
+        ((0.6, 0.2), 200.0, RebalanceRule(interval_minutes=60), TriggerKind.COMPLETION, "buys waiting"),
+        # relative band: A's 50% +- 10% of 50% leaves room up to 55%
+        ((0.54, 0.2), 260.0, RebalanceRule(threshold=0.1, relative=True), TriggerKind.COMPLETION, "buys"),
+    ],
+)
+def test_a_completion_becomes_a_band_rebalance_when_a_coin_is_over(amounts, cash, rule, kind, reason):
+    """The candle after buys waited for cash: a completion (buys only), unless a coin moved over its
+    band meanwhile (seeds 511 and 514 of benchmarks/random_windows.py on real candles)."""
+    targets = Targets(("A", "B"), (0.5, 0.5))
+    state = PortfolioState(("A", "B"), np.array(amounts), np.array([1000.0, 1000.0]), cash)
+    trigger = completion_trigger(state, targets, rule)
+    assert trigger.kind is kind
+    assert trigger.reason.startswith(reason)

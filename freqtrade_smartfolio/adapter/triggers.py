@@ -1,6 +1,7 @@
 # mypy: disable-error-code="misc"
 """Why to rebalance on a candle, as the strategy decides it: the trigger order around
-:func:`portfolio.plan.check_trigger` (funded, listing, completion, then the rule), the schedule's clock on
+:func:`portfolio.plan.check_trigger` (funded, listing, completion or a band rebalance when a coin moved
+over its band meanwhile, then the rule), the schedule's clock on
 candle times (restored after a restart from the orders), and saying once why a rebalance placed nothing."""
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from freqtrade_smartfolio.portfolio.plan import (
     Trigger,
     TriggerKind,
     check_trigger,
+    completion_trigger,
 )
 from freqtrade_smartfolio.portfolio.targets import Targets
 
@@ -50,9 +52,9 @@ class Triggers:
             return funded
         if listing is not None and float(state.values.sum()) > 0:
             return listing
-        if self.incomplete:
-            return Trigger(TriggerKind.COMPLETION, "buys waiting for cash from sales")
         rule = self.settings.rebalance.rule
+        if self.incomplete:
+            return completion_trigger(state, steer, rule)
         plan_time = candle + timedelta(seconds=timeframe_to_seconds(self.timeframe))
         since = None
         if self.last_schedule_tick is not None:

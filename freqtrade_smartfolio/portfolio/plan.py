@@ -172,6 +172,36 @@ def check_trigger(
     return None
 
 
+COMPLETION_REASON = "buys waiting for cash from sales"
+
+
+def completion_trigger(state: PortfolioState, targets: Targets, rule: RebalanceRule) -> Trigger:
+    """The trigger at the candle after a rebalance whose buys waited for cash from its sales.
+
+    A completion only buys with the cash the sales freed. When the price moved meanwhile so far that
+    a coin is over its band again, only a sale can bring it back: the candle then runs a full band
+    rebalance (with out_of_band_reason's words), whose buys also spend the waiting cash.
+    """
+    threshold, relative = rule.threshold, rule.relative
+    if threshold is not None and coin_over_band(state, targets, threshold, relative):
+        return Trigger(TriggerKind.THRESHOLD, out_of_band_reason(state, targets, threshold, relative))
+    return Trigger(TriggerKind.COMPLETION, COMPLETION_REASON)
+
+
+def coin_over_band(state: PortfolioState, targets: Targets, threshold: float, relative: bool) -> bool:
+    """Whether a coin (not the cash) weighs more than its band allows, in out_of_band_reason's
+    arithmetic (values summed left to right, then the cash; excess over 1e-12)."""
+    values = (state.amounts * state.prices).tolist()
+    total = sum(values) + state.cash
+    if total <= 0:
+        return False
+    for value, goal in zip(values, targets.weights, strict=True):
+        width = goal * threshold if relative and goal > 0 else threshold
+        if abs(value / total - goal) - width > 1e-12 and value / total > goal:
+            return True
+    return False
+
+
 def out_of_band_reason(state: PortfolioState, targets: Targets, threshold: float, relative: bool) -> str:
     """'' when every weight (cash included) is in its band, else the worst, e.g. 'BTC 57.21% > 55.00%'.
 

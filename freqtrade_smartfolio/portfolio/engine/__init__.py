@@ -21,7 +21,8 @@ Modes (see docs/engine.md):
   * at bar ``r`` (freqtrade's ``current_time``) the plan is made from the close of bar ``r-1``
     rounded to the tick; orders fill at the open of bar ``r`` (rounded to the tick);
   * triggers as the strategy's ``_trigger``: LISTING (a coin whose candles start while others are
-    held) > COMPLETION (a candle left a tradable part of a buy unfilled) > plan.py's
+    held) > COMPLETION (a candle left a tradable part of a buy unfilled; a THRESHOLD rebalance instead
+    when a coin is over its band again, plan.completion_trigger) > plan.py's
     :func:`check_trigger` (INITIAL, SCHEDULE when due, THRESHOLD), by a bit-identical compiled scan
     over the bars where every coin has a candle, and bar by bar elsewhere; the schedule counts from
     the last SCHEDULE/INITIAL trigger;

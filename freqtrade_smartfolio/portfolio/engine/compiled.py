@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from numba import njit, prange
 
+from freqtrade_smartfolio.portfolio.engine import jit_cache  # noqa: F401 - cache keyed on every compiled module
 from freqtrade_smartfolio.portfolio.engine.market import NS_PER_MINUTE
 
 BT_TOL = 1e-16  # bt.core.TOL
@@ -174,6 +175,26 @@ def band_scan(
         if abs(cash / total - goal[n]) - width[n] > EXCESS_TOLERANCE:
             return r
     return -1
+
+
+@njit(**_JIT)
+def coin_over_band(
+    prices: np.ndarray, amounts: np.ndarray, cash: float, goal: np.ndarray, width: np.ndarray
+) -> bool:  # pragma: no cover - compiled
+    """plan.coin_over_band: a coin (not the cash) weighs more than its band allows, in band_scan's
+    arithmetic."""
+    n = amounts.shape[0]
+    total = 0.0
+    for i in range(n):
+        total += prices[i] * amounts[i]
+    total += cash
+    if total <= 0:
+        return False
+    for i in range(n):
+        weight = prices[i] * amounts[i] / total
+        if abs(weight - goal[i]) - width[i] > EXCESS_TOLERANCE and weight > goal[i]:
+            return True
+    return False
 
 
 @njit(**_JIT)

@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 from numba import njit
 
+from freqtrade_smartfolio.portfolio.engine import jit_cache  # noqa: F401 - cache keyed on every compiled module
+
 JIT_OPTIONS: dict[str, Any] = {"cache": True, "nogil": True, "error_model": "numpy"}
 
 POW10 = np.array([10.0**k for k in range(23)])  # exact

@@ -15,7 +15,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from freqtrade_smartfolio.portfolio.engine.compiled import band_scan
+from freqtrade_smartfolio.portfolio.engine import jit_cache  # noqa: F401 - cache keyed on every compiled module
+from freqtrade_smartfolio.portfolio.engine.compiled import band_scan, coin_over_band
 from freqtrade_smartfolio.portfolio.engine.compiled_exact import (
     JIT_OPTIONS,
     np_sum,
@@ -184,8 +185,9 @@ def freqtrade_kernel(
                 break
         prices = close_r[r - 1]
         plan_time = dates[r - 1] + tf_ns
-        if incomplete:
-            kind = KIND_COMPLETION
+        if incomplete:  # plan.completion_trigger: a coin over its band again needs a sale
+            over = banded and coin_over_band(prices, amount, seen, goal, width)
+            kind = KIND_THRESHOLD if over else KIND_COMPLETION
         else:
             for i in range(n):
                 held_values[i] = amount[i] * prices[i]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from freqtrade_smartfolio.portfolio.engine import jit_cache  # noqa: F401 - cache keyed on every compiled module
 from freqtrade_smartfolio.portfolio.engine.compiled_exact import JIT_OPTIONS, np_sum, sum_add, sum_end
 from freqtrade_smartfolio.portfolio.engine.compiled_freqtrade import freqtrade_kernel
 

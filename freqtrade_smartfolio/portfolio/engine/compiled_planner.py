@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from freqtrade_smartfolio.portfolio.engine import jit_cache  # noqa: F401 - cache keyed on every compiled module
 from freqtrade_smartfolio.portfolio.engine.compiled_exact import (
     JIT_OPTIONS,
     floor_to_step,

@@ -19,7 +19,7 @@ from freqtrade_smartfolio.portfolio.lots import (
     fit_buy_to_lot,
     truncate_to_step,
 )
-from freqtrade_smartfolio.portfolio.plan import PortfolioState, TriggerKind, check_trigger
+from freqtrade_smartfolio.portfolio.plan import PortfolioState, TriggerKind, check_trigger, completion_trigger
 from freqtrade_smartfolio.portfolio.targets import tradable_targets
 
 COMPILED = True  # freqtrade mode through the compiled loop where it applies (tests switch it off)
@@ -82,11 +82,12 @@ class FreqtradeKernel(CompiledFreqtradeRun):
             if tradable is not None:  # the strategy's _steering_targets
                 steer = tradable_targets(self.targets, tradable, state.values, state.total)
             special = tradable is not None or (len(self.special) > 0 and self._is_special(r))
-            # SmartPortfolio._trigger: LISTING > COMPLETION > plan.check_trigger
+            # SmartPortfolio._trigger: LISTING > plan.completion_trigger > plan.check_trigger
             if listing and float(state.values.sum()) > 0:
                 kind, reason = TriggerKind.LISTING, listing
             elif incomplete:
-                kind, reason = TriggerKind.COMPLETION, "buys waiting for cash from sales"
+                completion = completion_trigger(state, steer, self.rule)
+                kind, reason = completion.kind, completion.reason
             else:
                 if self.record or special:  # plan.py's own verdict, with its human reason
                     since = None if last_tick is None else (plan_time - last_tick) / NS_PER_MINUTE
