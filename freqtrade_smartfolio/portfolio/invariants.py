@@ -4,7 +4,9 @@ orders (freqtrade's export or the engine's fills) and the candles, never from th
 - cash never below zero, after every candle's orders;
 - no buy below the strategy's minimum order, no order below the exchange's (the final force exit aside);
 - weights back in band after each completed rebalance (valued at the fill candle's open, the
-  price the orders filled at), against the targets for the coins that trade then;
+  price the orders filled at; a coin under its band there is excused when it is fine at that candle's
+  close, where the strategy plans the last step for buys that waited for the sales' cash), against
+  the targets for the coins that trade then;
 - no candle idle while a coin that trades is out of band by more than an order can fix.
 
 The cash weight is not checked: it holds what several coins' sub-minimum deficits add up to.
@@ -92,21 +94,23 @@ def check(orders: pd.DataFrame, opens: pd.DataFrame, closes: pd.DataFrame, rules
             groups[-1].append(when)
         else:
             groups.append([when])
-    # after each completed rebalance: in band at the fill candle's open
+    # after each completed rebalance: in band at the fill candle's open. A coin under its band there is
+    # excused when it is fine at that candle's close, where the strategy plans the rebalance's last step
+    # (a completion, for buys that waited for the sales' cash) and found nothing an order could fix (the
+    # group's last fill: nothing filled at the next candle). A coin over its band is never excused: a
+    # sale waits for nothing.
     last_open = opens.ffill().fillna(0.0)
     for group in groups[1:]:
         when = group[-1]
         if when not in index:
             continue
-        prices = last_open.loc[when].to_numpy()
-        line = _out_of_band(
-            held.loc[when].to_numpy(),
-            prices,
-            float(cash.loc[when]),
-            closes.loc[when].notna().to_numpy(),
-            rules,
-        )
-        if line:
+        amounts, left, trades = held.loc[when].to_numpy(), float(cash.loc[when]), closes.loc[when].notna()
+        at_open = last_open.loc[when].to_numpy()
+        line = _out_of_band(amounts, at_open, left, trades.to_numpy(), rules)
+        if line and (
+            _out_of_band(amounts, at_open, left, trades.to_numpy(), rules, over_only=True)
+            or _out_of_band(amounts, last_close.loc[when].to_numpy(), left, trades.to_numpy(), rules)
+        ):
             problems.append(f"after the rebalance filled at {when}: {line}")
     # no idle candle: out of band at a close -> orders at the next candle (when the coin trades there)
     fill_set = set(fills)
@@ -136,11 +140,12 @@ def _out_of_band(
     tradable: np.ndarray,
     rules: Rules,
     slack: float = 1.0,
+    over_only: bool = False,
 ) -> str:
     """Coins that trade, out of band, by a gap an order could close: an overweight coin whose excess
     is a minimum order (it can be sold into the cash), an underweight one whose deficit is a minimum
     order and that a minimum order's worth of funds could pay for (cash above its target, or the
-    excess of coins that can be sold)."""
+    excess of coins that can be sold). ``over_only``: the overweight coins only."""
     values = amounts * prices
     total = float(values.sum()) + cash
     if total <= 0 or not tradable.any():
@@ -157,7 +162,7 @@ def _out_of_band(
     coin = np.append(tradable, False)  # the cash is not judged, only used as a source of funds
     sellable = coin & (gap >= order)
     funds = max(gap[-1], 0.0) + float(gap[sellable].sum())  # the plan keeps the cash at its target
-    fixable = sellable | (coin & (-gap >= order) & (funds >= order))
+    fixable = sellable if over_only else sellable | (coin & (-gap >= order) & (funds >= order))
     bad = np.flatnonzero(outside & fixable)
     if not len(bad):
         return ""
