@@ -5,11 +5,16 @@ before a coin's first candle). Each draw is fixed by its seed; for each it print
 against freqtrade's (relative difference), whether the fill times agree, and the invariants of
 freqtrade_smartfolio.portfolio.invariants broken on freqtrade's own orders (none expected).
 
-    .venv/bin/python benchmarks/random_windows.py [FIRST_SEED [LAST_SEED]]      # default 100 139
+    .venv/bin/python benchmarks/random_windows.py [FIRST_SEED [LAST_SEED]] [--universe U]  # 100 139 1h
+
+``--universe``: 1h (the draws above), 5m (the 18 coins with 5m candles, windows of 3-14 days in 2024),
+1d (every coin, 60-180 days around 2024), majors-1h / majors-1d (BTC ETH BNB SOL XRP, 2020-09..2025-09:
+20-120 days of 1h, 120-420 days of 1d); verify/windows.py's ``universes``.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from pathlib import Path
@@ -20,18 +25,30 @@ from _machine import machine
 
 from freqtrade_smartfolio.marketdata import find_data_dir
 from freqtrade_smartfolio.verify import parity
-from freqtrade_smartfolio.verify.windows import broken_invariants, coins_of, seeded_case
+from freqtrade_smartfolio.verify.windows import broken_invariants, seeded_case, universes
 
 
 def main() -> None:
-    first, last = (int(a) for a in (sys.argv[1:3] + ["100", "139"][len(sys.argv[1:3]) :]))
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("first", nargs="?", type=int, default=100)
+    parser.add_argument("last", nargs="?", type=int)
+    parser.add_argument("--universe", default="1h", help="where the draws come from (%(default)s)")
+    args = parser.parse_args()
+    first, last = args.first, 139 if args.last is None else args.last
     datadir = find_data_dir(["BTC_USDT-1h.feather"])
+    known = universes(datadir)
+    if args.universe not in known:
+        parser.error(f"--universe {args.universe!r}: expected one of {', '.join(known)}")
+    universe = known[args.universe]
     print(machine())
+    print(f"universe {args.universe}: {len(universe.coins)} coins, {universe.timeframe}")
     print("| seed | portfolio, rule | window | engine vs freqtrade | same fill times | broken invariants |")
     print("|---|---|---|---|---|---|")
     worst, failures, refused, started = 0.0, 0, 0, time.perf_counter()
     for seed in range(first, last + 1):
-        case = seeded_case(seed, coins_of(datadir))
+        case = seeded_case(seed, universe)
         try:
             with parity.case_datadir(case, datadir) as data:
                 ft = parity.run_freqtrade(case, data)

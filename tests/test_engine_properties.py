@@ -150,3 +150,17 @@ def test_seeded_random_draws_through_freqtrade_equal_the_engine(require_data, se
     assert engine.final_value == pytest.approx(ft.final_balance, rel=1e-9), case.name
     assert engine.rebalance_times == ft.rebalance_times, case.name
     assert windows.broken_invariants(case, ft.orders, datadir) == [], case.name
+
+
+def test_a_seed_draws_the_window_the_docs_name(require_data):
+    """benchmarks/random_windows.py's seeds reproduce (docs/markets-at-the-edges.md lists them), and
+    the other universes draw on their own timeframe and span."""
+    datadir = require_data(["BTC_USDT-1h.feather", "ENA_USDT-1h.feather"])
+    case = windows.seeded_case(514, windows.coins_of(datadir))
+    assert case == windows.seeded_case(514, windows.universes(datadir)["1h"])
+    assert (case.start, case.end, case.timeframe) == ("20240426", "20240527", "1h")
+    assert case.portfolio["POND"] == 17.1875
+    for name, universe in windows.universes(datadir).items():
+        drawn = windows.seeded_case(600, universe)
+        assert drawn.timeframe == universe.timeframe, name
+        assert set(drawn.coins) <= set(universe.coins), name

@@ -62,3 +62,9 @@ def test_a_coin_left_over_its_band_is_never_excused_by_the_close():
     problems = check(orders, opens, closes, RULES)
     assert len(problems) == 1
     assert problems[0].startswith(f"after the rebalance filled at {TIMES[2]}: A 52.24%")
+
+
+def test_a_buy_still_waiting_when_the_window_ends_is_not_judged():
+    """The sale fills at the window's last candle: the completion would come at the next one."""
+    opens, closes = _frames(b_close=95.0)
+    assert check(_orders(), opens.iloc[:3], closes.iloc[:3], RULES) == []

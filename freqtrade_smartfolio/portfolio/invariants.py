@@ -5,8 +5,8 @@ orders (freqtrade's export or the engine's fills) and the candles, never from th
 - no buy below the strategy's minimum order, no order below the exchange's (the final force exit aside);
 - weights back in band after each completed rebalance (valued at the fill candle's open, the
   price the orders filled at; a coin under its band there is excused when it is fine at that candle's
-  close, where the strategy plans the last step for buys that waited for the sales' cash), against
-  the targets for the coins that trade then;
+  close, where the strategy plans the last step for buys that waited for the sales' cash, or when that
+  candle is the window's last), against the targets for the coins that trade then;
 - no candle idle while a coin that trades is out of band by more than an order can fix.
 
 The cash weight is not checked: it holds what several coins' sub-minimum deficits add up to.
@@ -97,8 +97,9 @@ def check(orders: pd.DataFrame, opens: pd.DataFrame, closes: pd.DataFrame, rules
     # after each completed rebalance: in band at the fill candle's open. A coin under its band there is
     # excused when it is fine at that candle's close, where the strategy plans the rebalance's last step
     # (a completion, for buys that waited for the sales' cash) and found nothing an order could fix (the
-    # group's last fill: nothing filled at the next candle). A coin over its band is never excused: a
-    # sale waits for nothing.
+    # group's last fill: nothing filled at the next candle), or when that candle is the window's last (the
+    # completion would come at the next one). A coin over its band is never excused: a sale waits for
+    # nothing.
     last_open = opens.ffill().fillna(0.0)
     for group in groups[1:]:
         when = group[-1]
@@ -109,7 +110,10 @@ def check(orders: pd.DataFrame, opens: pd.DataFrame, closes: pd.DataFrame, rules
         line = _out_of_band(amounts, at_open, left, trades.to_numpy(), rules)
         if line and (
             _out_of_band(amounts, at_open, left, trades.to_numpy(), rules, over_only=True)
-            or _out_of_band(amounts, last_close.loc[when].to_numpy(), left, trades.to_numpy(), rules)
+            or (
+                when != index[-1]
+                and _out_of_band(amounts, last_close.loc[when].to_numpy(), left, trades.to_numpy(), rules)
+            )
         ):
             problems.append(f"after the rebalance filled at {when}: {line}")
     # no idle candle: out of band at a close -> orders at the next candle (when the coin trades there)
