@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 
 NS_PER_MINUTE = 60_000_000_000
 OHLC = ("open", "high", "low", "close")
+KEPT = 8  # values a Market keeps (Market.kept)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,6 +65,26 @@ class Market:
     @functools.cached_property
     def index(self) -> pd.DatetimeIndex:
         return pd.DatetimeIndex(self.dates.astype("datetime64[ns]"), name="date").tz_localize("UTC")
+
+    @functools.cached_property
+    def _kept(self) -> dict[Hashable, Any]:
+        return {}
+
+    def kept(self, key: Hashable, build: Callable[[], T]) -> T:
+        """``build()``, computed on the first call with ``key`` and then kept on this Market (the
+        prices on a tick grid, the decimals of each bar's price precision: what every run on the same
+        market and exchange rules would compute again). The value is shared by every later call: never
+        write into it. At most :data:`KEPT` keys, the oldest dropped first; a pickled Market leaves
+        them behind."""
+        store = self._kept
+        if key not in store:
+            if len(store) >= KEPT:
+                store.pop(next(iter(store)))
+            store[key] = build()
+        return store[key]
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {name: value for name, value in self.__dict__.items() if name != "_kept"}
 
     def select(self, coins: Sequence[str]) -> Market:
         """The same market restricted to (and ordered as) ``coins``."""
