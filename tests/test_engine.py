@@ -98,6 +98,75 @@ def test_vectorised_decimals_equal_freqtrades_formatter(require_data):
     assert np.array_equal(_decimals(values), _decimals_exact(values), equal_nan=True)
 
 
+def _reference_market(frames: dict[str, pd.DataFrame]) -> E.Market:
+    """as_market from OHLC frames before its preparation was compiled: the frames joined by pandas,
+    the price precision by pandas coin by coin (backtest_price_ticks_reference)."""
+    from freqtrade_smartfolio.portfolio.engine.market import _joined_arrays, backtest_price_ticks_reference
+
+    cols = list(frames["close"].columns)
+    index, arrays = _joined_arrays(frames, cols)
+    index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
+    dates = index.as_unit("ns").asi8.copy()
+    aligned, valid = E.align_candles(arrays)
+    ticks = np.column_stack(
+        [
+            backtest_price_ticks_reference(
+                index, [np.where(valid[:, k], aligned[c][:, k], np.nan) for c in E.OHLC]
+            )
+            for k in range(len(cols))
+        ]
+    )
+    steps = np.diff(dates)
+    tf = float(np.min(steps[steps > 0]) / E.NS_PER_MINUTE)
+    return E.Market(
+        tuple(cols),
+        dates,
+        aligned["open"],
+        aligned["close"],
+        tf,
+        ticks,
+        aligned["high"],
+        aligned["low"],
+        None if valid.all() else valid,
+    )
+
+
+def test_as_market_from_ohlc_equals_the_pandas_preparation(require_data):
+    """as_market's compiled preparation gives the same Market, bit for bit, as the pandas one on real
+    candles: the five majors over five years, and coins listed (ENA), ended (SOL cut) or missing
+    candles inside the window (frames joined on the union of their dates)."""
+    from freqtrade_smartfolio.marketdata import load_candles
+
+    majors = ["BTC", "ETH", "SOL", "XRP", "BNB"]
+    small = ["PEPE", "SHIB", "ENA", "DOGE"]
+    datadir = require_data([f"{c}_USDT-1h.feather" for c in majors + small])
+    windows = [
+        (majors, "2020-09-01", "2025-09-30", None),
+        (["BTC", "ETH", "ENA", "SOL"], "2024-03-01", "2024-05-01", ("SOL", "2024-04-15 12:00")),
+        (["PEPE", "SHIB", "DOGE", "BTC"], "2024-01-01", "2024-09-30", None),
+    ]
+    for coins, start, end, cut in windows:
+        series: dict[str, dict[str, pd.Series]] = {c: {} for c in E.OHLC}
+        for coin in coins:
+            candles = load_candles(coin, "1h", datadir).set_index("date")
+            last = pd.Timestamp(cut[1] if cut and cut[0] == coin else end, tz="UTC")
+            candles = candles[(candles.index >= pd.Timestamp(start, tz="UTC")) & (candles.index <= last)]
+            for col in E.OHLC:
+                series[col][coin] = candles[col].drop(
+                    candles.index[5::97]
+                )  # holes, not the same in every coin
+        for join in ("outer", "inner"):
+            frames = {col: pd.concat(s, axis=1, join=join, sort=True) for col, s in series.items()}
+            ours, theirs = E.as_market(frames), _reference_market(frames)
+            assert ours.coins == theirs.coins and ours.timeframe_minutes == theirs.timeframe_minutes
+            for name in ("dates", "open", "high", "low", "close", "price_ticks"):
+                a, b = getattr(ours, name), getattr(theirs, name)
+                assert a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True), name
+            assert (ours.valid is None) == (theirs.valid is None)
+            assert ours.valid is None or np.array_equal(ours.valid, theirs.valid)
+            assert not np.isnan(ours.price_ticks).all()
+
+
 # ---------------------------------------------------------------- the fast plan is plan.py's plan
 
 coin_count = st.integers(2, 8)

@@ -383,3 +383,100 @@ def test_the_compiled_cache_is_keyed_on_every_compiled_module(tmp_path, monkeypa
     kernel = tmp_path / "compiled_freqtrade.py"
     kernel.write_text(kernel.read_text() + "\n# changed\n")
     assert jit_cache.engine_source_stamp() != before
+
+
+# ---------------------------------------------------------------- market preparation compiled
+
+HOUR_NS = 60 * E.NS_PER_MINUTE
+
+
+def _reference_ticks(index: pd.DatetimeIndex, ohlc: list[np.ndarray], valid: np.ndarray | None) -> np.ndarray:
+    """as_market's price precision before it was compiled: pandas, coin by coin, cells without a
+    candle as NaN."""
+    from freqtrade_smartfolio.portfolio.engine.market import backtest_price_ticks_reference
+
+    coins = ohlc[0].shape[1]
+    with np.errstate(all="ignore"):  # huge and tiny values in the vectorised digits
+        return np.column_stack(
+            [
+                backtest_price_ticks_reference(
+                    index,
+                    [
+                        col[:, k] if valid is None else np.where(valid[:, k], col[:, k], np.nan)
+                        for col in ohlc
+                    ],
+                )
+                for k in range(coins)
+            ]
+        )
+
+
+prices = st.one_of(
+    st.integers(1, 10**9).map(lambda k: k / 1000),  # a few decimals
+    st.tuples(st.integers(1, 10**8), st.integers(0, 12)).map(lambda t: t[0] / 10 ** t[1]),
+    st.tuples(st.integers(1, 10**7), st.integers(0, 12)).map(
+        lambda t: (2 * t[0] + 1) / 2 / 10 ** t[1]
+    ),  # ties
+    st.floats(1e-9, 1e7),
+    st.floats(1e-300, 1e300),
+    st.sampled_from([1.0, 10.0, 0.1, 0.30000000000000004, 9.999999999999999, 99999.99999999999, 1e13, 1e-12]),
+    st.sampled_from([123456789012345.0, 2.5e-7, 5e-324, 1.7976931348623157e308]),
+)
+
+
+@st.composite
+def ohlc_markets(draw):
+    bars = draw(st.integers(1, 40))
+    coins = draw(st.integers(1, 4))
+    step_hours = draw(st.sampled_from([1, 24, 24 * 9, 24 * 31, 24 * 70]))
+    start = draw(st.integers(0, 24 * 365 * 60)) * HOUR_NS  # 1970-2030, some months without a bar
+    dates = start + np.arange(bars, dtype=np.int64) * step_hours * HOUR_NS
+    index = pd.DatetimeIndex(dates.astype("datetime64[ns]")).tz_localize("UTC")
+    base = np.array(draw(st.lists(prices, min_size=bars * coins, max_size=bars * coins))).reshape(bars, coins)
+    columns = []
+    for _ in range(4):  # open, high, low, close: repeats of the base (as candles repeat prices) or new
+        fresh = np.array(draw(st.lists(prices, min_size=bars * coins, max_size=bars * coins))).reshape(
+            bars, coins
+        )
+        pick = np.array(draw(st.lists(st.booleans(), min_size=bars * coins, max_size=bars * coins)))
+        columns.append(np.where(pick.reshape(bars, coins), base, fresh))
+    valid = None
+    if draw(st.booleans()):
+        valid = np.array(draw(st.lists(st.booleans(), min_size=bars * coins, max_size=bars * coins)))
+        valid = valid.reshape(bars, coins)
+    return index, columns, valid
+
+
+@settings(deadline=None, max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(ohlc_markets())
+def test_compiled_price_ticks_equal_pandas(case):
+    """The compiled price precision (as_market's) is the pandas reference's, bit for bit."""
+    from freqtrade_smartfolio.portfolio.engine.market import _price_ticks
+
+    index, columns, valid = case
+    ours = _price_ticks(index, columns, valid)
+    theirs = _reference_ticks(index, columns, valid)
+    assert ours.shape == theirs.shape
+    assert np.array_equal(np.isnan(ours), np.isnan(theirs))
+    assert np.array_equal(np.nan_to_num(ours).view(np.int64), np.nan_to_num(theirs).view(np.int64))
+
+
+@settings(deadline=None, max_examples=200)
+@given(
+    st.lists(
+        st.one_of(prices, st.sampled_from([0.0, -1.5, -0.001, np.nan, np.inf])), min_size=1, max_size=30
+    ),
+    st.sampled_from([None, "UTC", "Europe/Berlin"]),
+)
+def test_backtest_price_ticks_equal_the_pandas_reference(values, tz):
+    """The public one-coin function too, other values (zero, negative, nan) and time zones included
+    (a zone other than UTC bins its own months: the reference runs)."""
+    from freqtrade_smartfolio.portfolio.engine.market import backtest_price_ticks_reference
+
+    bars = len(values)
+    index = pd.date_range("2023-12-20", periods=bars, freq="5D", tz=tz)
+    ohlc = [np.roll(np.array(values), k) for k in range(4)]
+    with np.errstate(all="ignore"):  # huge and tiny values in the vectorised digits
+        ours = E.backtest_price_ticks(index, ohlc)
+        theirs = backtest_price_ticks_reference(index, ohlc)
+    assert np.array_equal(ours, theirs, equal_nan=True)

@@ -5,6 +5,7 @@ strategy's defaults; and, on real windows, the engine against a real ``freqtrade
 from __future__ import annotations
 
 import itertools
+import math
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -204,6 +205,47 @@ def test_a_sale_priced_on_the_trades_old_tick_outside_the_candle_does_not_fill()
     filled = E.simulate(plain, targets, rule, rules, exchange=exchange).trades
     assert (filled[(filled["coin"] == "C0") & (filled["side"] == "sell")]["time"] >= index[change]).any()
     assert (_cash_path(result) >= -1e-9).all()
+
+
+def test_a_market_keeps_its_prices_on_the_tick_grid_and_runs_on_it_are_unchanged(monkeypatch):
+    """freqtrade mode rounds a Market's prices (and finds its entry ticks' decimals) once per exchange
+    ticks and keeps them: runs on the same Market equal runs on a new one, exchange by exchange."""
+    import pickle
+
+    from freqtrade_smartfolio.portfolio.engine import fills_compiled
+    from freqtrade_smartfolio.portfolio.engine import rules as R
+
+    frames = _frames(_walk(700, 3, seed=11, sigma=0.02), start="2024-01-20")
+    opens, close = frames["open"], frames["close"]
+    frames |= {"high": np.maximum(opens, close) + 0.37, "low": np.minimum(opens, close) - 0.21}
+    market = E.as_market(frames)
+    built: list[str] = []
+    tick_prices, entry_decimals = R._tick_prices, fills_compiled.CompiledFreqtradeRun._entry_decimals
+    monkeypatch.setattr(R, "_tick_prices", lambda m, ex: built.append("prices") or tick_prices(m, ex))
+    monkeypatch.setattr(
+        fills_compiled.CompiledFreqtradeRun,
+        "_entry_decimals",
+        lambda self: built.append("decimals") or entry_decimals(self),
+    )
+    targets = Targets(("C0", "C1", "C2"), (0.3, 0.3, 0.4))
+    rule = RebalanceRule(threshold=0.03)
+    rules = [CoinRules(6.0, 0.001)] * 3
+    for k, ticks in enumerate([(0.01, 0.01, 0.01), (0.1, 0.01, 0.5), (0.01, 0.01, 0.01)]):
+        exchange = [E.ExchangeRules(t, 5.0, 0.001) for t in ticks]
+        kept = E.simulate(market, targets, rule, rules, exchange=exchange)
+        assert built == (["prices", "decimals"] if k < 2 else [])  # the third: the first's, kept
+        fresh = E.simulate(E.as_market(frames), targets, rule, rules, exchange=exchange)
+        pd.testing.assert_frame_equal(kept.trades, fresh.trades, check_exact=True)
+        assert (
+            len(kept.trades) > 10 and kept.final_value == fresh.final_value and kept.summary == fresh.summary
+        )
+        built.clear()
+        again = R.prepare_prices(market, exchange, "freqtrade")
+        assert again["open"] is R.prepare_prices(market, exchange, "freqtrade")["open"]
+        assert np.array_equal(again["high"], tick_prices(market, exchange)["high"])
+    assert R.tick_key([E.ExchangeRules(math.nan)]) == R.tick_key([E.ExchangeRules(math.nan)])
+    copy = pickle.loads(pickle.dumps(market))  # what it keeps stays behind
+    assert "_kept" not in copy.__dict__ and np.array_equal(copy.price_ticks, market.price_ticks)
 
 
 # ---------------------------------------------------------------- the strategy's trigger order

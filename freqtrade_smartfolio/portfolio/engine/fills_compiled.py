@@ -13,12 +13,18 @@ from freqtrade_smartfolio.portfolio.durations import format_minutes
 from freqtrade_smartfolio.portfolio.engine import compiled, compiled_exact, compiled_freqtrade_sweep
 from freqtrade_smartfolio.portfolio.engine import compiled_freqtrade as cf
 from freqtrade_smartfolio.portfolio.engine.kernel import Kernel, KernelOutput
+from freqtrade_smartfolio.portfolio.engine.market import Market
+from freqtrade_smartfolio.portfolio.engine.rules import tick_key
 from freqtrade_smartfolio.portfolio.lots import decimals_of, stoploss_reserve
 from freqtrade_smartfolio.portfolio.plan import TriggerKind
 
 
 class CompiledFreqtradeRun(Kernel):
     """The kernel's freqtrade mode through the compiled loop."""
+
+    def __init__(self, market: Market, *args: Any, **kwargs: Any) -> None:
+        super().__init__(market, *args, **kwargs)
+        self.market = market  # what it keeps: the entry ticks' decimals (Market.kept)
 
     def _compiled_inputs(self) -> dict[str, Any] | None:
         """The arrays :func:`compiled_freqtrade.freqtrade_kernel` takes, or None where the compiled
@@ -29,26 +35,10 @@ class CompiledFreqtradeRun(Kernel):
         for step, decimals in zip(self.steps, self.step_decimals, strict=True):
             if step and step > 0 and (decimals > 22 or step != float(f"1e-{decimals}")):
                 return None
-        decimals_by_tick: dict[float, int] = {}
-
-        def tick_decimals(tick: float) -> int:
-            if tick not in decimals_by_tick:
-                bad = not tick or tick <= 0 or math.isnan(tick)
-                decimals_by_tick[tick] = -1 if bad else decimals_of(tick)
-            return decimals_by_tick[tick]
-
-        bars = len(self.dates)
-        exchange_ticks = np.array([ex.tick for ex in self.exchange], dtype=float)
-        use_price = self.price_ticks is not None
-        price_ticks = self.price_ticks if self.price_ticks is not None else np.zeros((0, self.n))
-        # the ticks (the price precision, else the exchange's) change a few times a year: decimals_of
-        # once per run of equal ticks in each column
-        rows, cols, values = compiled.tick_runs(
-            np.ascontiguousarray(price_ticks, dtype=np.float64), exchange_ticks, use_price, bars
+        entry_decimals, too_many = self.market.kept(
+            ("decimals of the entry ticks", tick_key(self.exchange)), self._entry_decimals
         )
-        run_decimals = np.array([tick_decimals(t) for t in values.tolist()], dtype=np.int64)
-        entry_decimals = compiled.spread_runs(bars, self.n, rows, cols, run_decimals)
-        if (entry_decimals > 22).any():
+        if too_many:
             return None
         reserves = [stoploss_reserve(stoploss) for stoploss in (-0.1, 0.0, -0.05)]  # rules.min_stake's
         has_range = self.high_r is not None and self.low_r is not None
@@ -79,6 +69,30 @@ class CompiledFreqtradeRun(Kernel):
             "fee": float(self.fee),
             "investment": float(self.investment),
         }
+
+    def _entry_decimals(self) -> tuple[np.ndarray, bool]:
+        """The decimals of the price precision a trade opened at each bar gets (the bar's, else the
+        exchange's tick; -1: none), and whether any is beyond 22 (the compiled loop does not apply)."""
+        decimals_by_tick: dict[float, int] = {}
+
+        def tick_decimals(tick: float) -> int:
+            if tick not in decimals_by_tick:
+                bad = not tick or tick <= 0 or math.isnan(tick)
+                decimals_by_tick[tick] = -1 if bad else decimals_of(tick)
+            return decimals_by_tick[tick]
+
+        bars = len(self.dates)
+        exchange_ticks = np.array([ex.tick for ex in self.exchange], dtype=float)
+        use_price = self.price_ticks is not None
+        price_ticks = self.price_ticks if self.price_ticks is not None else np.zeros((0, self.n))
+        # the ticks (the price precision, else the exchange's) change a few times a year: decimals_of
+        # once per run of equal ticks in each column
+        rows, cols, values = compiled.tick_runs(
+            np.ascontiguousarray(price_ticks, dtype=np.float64), exchange_ticks, use_price, bars
+        )
+        run_decimals = np.array([tick_decimals(t) for t in values.tolist()], dtype=np.int64)
+        entry_decimals = compiled.spread_runs(bars, self.n, rows, cols, run_decimals)
+        return entry_decimals, bool((entry_decimals > 22).any())
 
     def _run_compiled(self, hold: bool) -> KernelOutput | None:
         """freqtrade mode through :func:`compiled_freqtrade.freqtrade_kernel` (None: not applicable,

@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 
 NS_PER_MINUTE = 60_000_000_000
 OHLC = ("open", "high", "low", "close")
+KEPT = 8  # values a Market keeps (Market.kept)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,6 +65,26 @@ class Market:
     @functools.cached_property
     def index(self) -> pd.DatetimeIndex:
         return pd.DatetimeIndex(self.dates.astype("datetime64[ns]"), name="date").tz_localize("UTC")
+
+    @functools.cached_property
+    def _kept(self) -> dict[Hashable, Any]:
+        return {}
+
+    def kept(self, key: Hashable, build: Callable[[], T]) -> T:
+        """``build()``, computed on the first call with ``key`` and then kept on this Market (the
+        prices on a tick grid, the decimals of each bar's price precision: what every run on the same
+        market and exchange rules would compute again). The value is shared by every later call: never
+        write into it. At most :data:`KEPT` keys, the oldest dropped first; a pickled Market leaves
+        them behind."""
+        store = self._kept
+        if key not in store:
+            if len(store) >= KEPT:
+                store.pop(next(iter(store)))
+            store[key] = build()
+        return store[key]
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {name: value for name, value in self.__dict__.items() if name != "_kept"}
 
     def select(self, coins: Sequence[str]) -> Market:
         """The same market restricted to (and ordered as) ``coins``."""
@@ -107,31 +130,19 @@ def as_market(prices: PriceInput, coins: Sequence[str] | None = None) -> Market:
         fast = _close_only(close, cols)
         if fast is not None:
             return fast
-    fields = {"open": open_[cols], "close": close[cols]}
+    frames = {"open": open_, "close": close}
     if "high" in prices and "low" in prices:
-        fields |= {"high": prices["high"][cols], "low": prices["low"][cols]}
-    frame = pd.concat(fields, axis=1)
-    some = np.flatnonzero(frame.notna().to_numpy().any(axis=1))
-    if len(some):  # bars before the first and after the last price of any coin go
-        frame = frame.iloc[some[0] : some[-1] + 1]
-    index = pd.DatetimeIndex(frame.index)
+        frames |= {"high": prices["high"], "low": prices["low"]}
+    index, arrays = _shared_index_arrays(frames, cols) or _joined_arrays(frames, cols)
     index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
     dates = index.as_unit("ns").asi8.copy()
     steps = np.diff(dates)
     tf = float(np.min(steps[steps > 0]) / NS_PER_MINUTE) if len(steps) else 0.0
-    aligned, valid = align_candles({name: frame[name].to_numpy(dtype=float) for name in fields})
+    aligned, valid = align_candles(arrays)
     ticks = None
-    if "high" in fields:
+    if "high" in arrays:
         # freqtrade's precision comes from each pair's own (filled) candles: NaN cells count for nothing
-        ticks = np.column_stack(
-            [
-                backtest_price_ticks(
-                    index,
-                    [np.where(valid[:, k], aligned[col][:, k], np.nan) for col in OHLC],
-                )
-                for k in range(len(cols))
-            ]
-        )
+        ticks = _price_ticks(index, [aligned[col] for col in OHLC], None if valid.all() else valid)
     return Market(
         tuple(cols),
         dates,
@@ -143,6 +154,46 @@ def as_market(prices: PriceInput, coins: Sequence[str] | None = None) -> Market:
         aligned.get("low"),
         None if valid.all() else valid,
     )
+
+
+def _joined_arrays(
+    frames: Mapping[str, pd.DataFrame], cols: list[str]
+) -> tuple[pd.DatetimeIndex, dict[str, np.ndarray]]:
+    """The fields' ``cols`` joined on their dates (``pd.concat``), the bars before the first and after
+    the last price of any coin dropped: the dates and one (bars x coins) array per field."""
+    frame = pd.concat({name: f[cols] for name, f in frames.items()}, axis=1)
+    some = np.flatnonzero(frame.notna().to_numpy().any(axis=1))
+    if len(some):  # bars before the first and after the last price of any coin go
+        frame = frame.iloc[some[0] : some[-1] + 1]
+    return pd.DatetimeIndex(frame.index), {name: frame[name].to_numpy(dtype=float) for name in frames}
+
+
+def _shared_index_arrays(
+    frames: Mapping[str, pd.DataFrame], cols: list[str]
+) -> tuple[pd.DatetimeIndex, dict[str, np.ndarray]] | None:
+    """:func:`_joined_arrays` where every field is a float64 frame on the same unique dates (nothing to
+    join): each field to one C-ordered array (one copy), no concatenation; None otherwise."""
+    index = frames["close"].index
+    if not isinstance(index, pd.DatetimeIndex) or not index.is_unique:
+        return None
+    arrays: dict[str, np.ndarray] = {}
+    for name, frame in frames.items():
+        if frame.index is not index and not (frame.index.dtype == index.dtype and frame.index.equals(index)):
+            return None
+        if not frame.columns.is_unique:
+            return None
+        values = (frame if list(frame.columns) == cols else frame[cols]).to_numpy()
+        if values.dtype != np.float64:
+            return None
+        arrays[name] = np.array(values, dtype=np.float64, order="C")  # a copy: never the frame's memory
+    have = np.zeros(len(index), dtype=bool)
+    for values in arrays.values():
+        have |= ~np.isnan(values).all(axis=1)
+    some = np.flatnonzero(have)
+    if len(some) and (some[0] > 0 or some[-1] < len(index) - 1):
+        keep = slice(some[0], some[-1] + 1)
+        return index[keep], {name: np.ascontiguousarray(values[keep]) for name, values in arrays.items()}
+    return index, arrays
 
 
 def _close_only(close: pd.DataFrame, cols: list[str]) -> Market | None:
@@ -225,10 +276,73 @@ def backtest_price_ticks(index: pd.DatetimeIndex, ohlc: Sequence[np.ndarray]) ->
     """The price precision freqtrade's backtester gives a trade opened at each bar (its
     ``get_tick_size_over_time``: the most decimals any open/high/low/close shows in the calendar
     month, as a tick; nan where unknown, meaning the exchange's tick)."""
+    columns = [np.asarray(col, dtype=float).reshape(-1, 1) for col in ohlc]
+    return _price_ticks(index, columns, None)[:, 0]
+
+
+def backtest_price_ticks_reference(index: pd.DatetimeIndex, ohlc: Sequence[np.ndarray]) -> np.ndarray:
+    """:func:`backtest_price_ticks` through pandas, one coin (the reference of the compiled passes:
+    ``_decimals`` per column, ``resample("MS").max()``, ``asof`` on the bars)."""
     counts = np.fmax.reduce([_decimals(np.asarray(col, dtype=float)) for col in ohlc])
     monthly = pd.Series(counts, index=index).resample("MS").max()
     ticks = 1 / 10**monthly
     return ticks.asof(index).to_numpy(dtype=float)
+
+
+with np.errstate(over="ignore"):
+    TICK_OF = 1 / 10 ** np.arange(400, dtype=float)  # as the reference's ``1 / 10**monthly``
+
+
+def _month_numbers(index: pd.DatetimeIndex) -> np.ndarray | None:
+    """Each bar's calendar month as pandas' ``resample("MS")`` bins it (months since 1970), or None
+    where the compiled passes do not apply (a time zone other than UTC, unsorted or missing times)."""
+    if len(index) == 0 or index.hasnans or not index.is_monotonic_increasing:
+        return None
+    if index.tz is not None and str(index.tz) != "UTC":
+        return None
+    stamps = np.asarray(index.asi8).view(f"datetime64[{index.unit}]")
+    return stamps.astype("datetime64[M]").astype(np.int64)
+
+
+def _price_ticks(index: pd.DatetimeIndex, ohlc: Sequence[np.ndarray], valid: np.ndarray | None) -> np.ndarray:
+    """:func:`backtest_price_ticks` of every coin at once (``ohlc``: bars x coins arrays; ``valid``:
+    where each coin has a candle, None = everywhere; elsewhere its prices count for nothing), by the
+    compiled passes of :mod:`.compiled_market`; the same floats as the reference coin by coin."""
+    from freqtrade_smartfolio.portfolio.engine import compiled_market
+
+    columns = [np.ascontiguousarray(col, dtype=np.float64) for col in ohlc]
+    bars, n = columns[3].shape
+    months = _month_numbers(index)
+    if months is None or len(months) != bars:
+        return np.column_stack(
+            [
+                backtest_price_ticks_reference(
+                    index,
+                    [
+                        col[:, k] if valid is None else np.where(valid[:, k], col[:, k], np.nan)
+                        for col in columns
+                    ],
+                )
+                for k in range(n)
+            ]
+        ).reshape(bars, n)
+    mask = np.ones((1, 1), dtype=bool) if valid is None else np.ascontiguousarray(valid, dtype=bool)
+    starts = np.flatnonzero(np.diff(months, prepend=months[0] - 1)).astype(np.int64)
+    most, slow = compiled_market.month_digits(*columns, mask, valid is None, starts, compiled_market.POW10)
+    if len(slow):  # near a rounding tie, or not a positive finite price: the formatter decides
+        cell, column = np.divmod(slow, 4)
+        rows, coins = np.divmod(cell, n)
+        values = np.empty(len(slow))
+        for c, col in enumerate(columns):
+            at = column == c
+            values[at] = col[rows[at], coins[at]]
+        exact = _exact_unique(values)
+        shown = ~np.isnan(exact)
+        month = np.searchsorted(starts, rows[shown], side="right") - 1
+        np.maximum.at(most, (month, coins[shown]), exact[shown].astype(np.int64))
+    if most.max(initial=0) >= len(TICK_OF):
+        raise ValueError("backtest_price_ticks: more decimals than a float shows")
+    return compiled_market.month_ticks(most, starts, bars, TICK_OF)
 
 
 def _utc(when: str | pd.Timestamp) -> pd.Timestamp:

@@ -71,9 +71,24 @@ def bt_quantity(amount: float, price: float, fee: float) -> float:
 
 def prepare_prices(market: Market, exchange: Sequence[ExchangeRules], mode: Mode) -> dict[str, np.ndarray]:
     """Plan and fill prices: on the tick grid in freqtrade mode (high and low too, when the market has
-    them: SmartPortfolio rounds the backtest candles so), the raw close in clean mode."""
+    them: SmartPortfolio rounds the backtest candles so), the raw close in clean mode.
+
+    The arrays of freqtrade mode are rounded once per market and exchange ticks and kept on the Market
+    (:meth:`Market.kept`): every run on it shares them, never write into them."""
     if mode == "clean":
         return {"open": market.close, "close": market.close}
+    return dict(
+        market.kept(("prices on the tick grid", tick_key(exchange)), lambda: _tick_prices(market, exchange))
+    )
+
+
+def tick_key(exchange: Sequence[ExchangeRules]) -> tuple[float | None, ...]:
+    """The exchange's ticks as a key of :meth:`Market.kept` (NaN as None: NaN equals nothing)."""
+    return tuple(None if isinstance(r.tick, float) and math.isnan(r.tick) else r.tick for r in exchange)
+
+
+def _tick_prices(market: Market, exchange: Sequence[ExchangeRules]) -> dict[str, np.ndarray]:
+    """:func:`prepare_prices` in freqtrade mode, computed."""
     out: dict[str, np.ndarray] = {}
     ticks = [rules.tick for rules in exchange]
     on = [i for i, tick in enumerate(ticks) if tick and tick > 0]
