@@ -213,7 +213,9 @@ def _summary(equity: np.ndarray, dates: np.ndarray, out: KernelOutput) -> dict[s
     step = None
     if len(equity) >= 3:  # two returns or more: the median step between dates (stats.period_minutes)
         lo_step, hi_step = compiled_stats.date_steps(dates)
-        step = float(np.int64(lo_step) / 6e10) if lo_step == hi_step else stats._median_step_minutes(dates)
+        step = float(np.int64(lo_step) / 6e10)  # one step on the grid: the median is it
+        if lo_step != hi_step:
+            step = float(compiled_stats.median_step_minutes(dates))
     mean_r, std_r, mean_equity, deepest = reduced.tolist()
     return stats.summary_from(
         equity[0],
@@ -262,14 +264,17 @@ def _clean_market(prices: PriceInput, coins: Sequence[str]) -> Market | None:
     if not isinstance(index, pd.DatetimeIndex) or len(index) < 2:
         return None
     values = close.to_numpy(dtype=float, copy=True)  # a new array, never the frame's memory
-    if not (values.flags.c_contiguous or values.flags.f_contiguous) or np.isnan(values).any():
+    if not (values.flags.c_contiguous or values.flags.f_contiguous):
         return None
     index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
     dates = index.as_unit("ns").asi8
     lo_step, _ = compiled_stats.date_steps(dates)
     if lo_step <= 0:  # not strictly increasing: as_market's own path
         return None
-    return Market(tuple(cols), dates, values, values, float(np.int64(lo_step) / NS_PER_MINUTE))
+    try:  # Market checks every price: a missing (NaN) one is as_market's to fill
+        return Market(tuple(cols), dates, values, values, float(np.int64(lo_step) / NS_PER_MINUTE))
+    except ValueError:
+        return None
 
 
 def simulate(
