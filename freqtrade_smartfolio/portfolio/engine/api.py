@@ -108,7 +108,10 @@ class EngineResult:
 
     @functools.cached_property
     def equity(self) -> pd.Series:
-        return pd.Series(self._equity_values, index=self._market.index, name="equity")
+        # Market.index's values, dtype and name, read from the dates without a copy (Market.index
+        # copies them twice); the Series keeps the values array too (nothing else writes to it)
+        index = pd.DatetimeIndex(self._market.dates.view("M8[ns]"), dtype=_UTC_NS, name="date")
+        return pd.Series(self._equity_values, index=index, name="equity", copy=False)
 
     @functools.cached_property
     def weights(self) -> pd.DataFrame:
@@ -137,12 +140,21 @@ class EngineResult:
         return sorted(set(self.trades["time"]))
 
 
+_UTC_NS = pd.DatetimeTZDtype("ns", "UTC")
+
+
 def _holdings_frame(market: Market, out: KernelOutput, investment: float) -> tuple[np.ndarray, np.ndarray]:
     """Holdings (bars x coins) and cash (bars) after each bar, forward-filled from the changes."""
     bars = len(market.dates)
-    rows = np.asarray(out.change_rows, dtype=np.int64)
-    amounts = np.vstack([np.zeros((1, len(market.coins))), np.array(out.amounts)]) if out.amounts else None
-    cash = np.asarray([investment, *out.cash])
+    if out.arrays is not None:  # a clean run: its arrays (a lazy run leaves the lists empty)
+        rows, held, held_cash = out.arrays
+        amounts = np.vstack([np.zeros((1, len(market.coins))), held]) if len(rows) else None
+        cash = np.concatenate([[investment], held_cash])
+    else:
+        rows = np.asarray(out.change_rows, dtype=np.int64)
+        zero = np.zeros((1, len(market.coins)))
+        amounts = np.vstack([zero, np.array(out.amounts)]) if out.amounts else None
+        cash = np.asarray([investment, *out.cash])
     which = np.searchsorted(rows, np.arange(bars), side="right")  # 0 = before the first change
     if amounts is None:
         return np.zeros((bars, len(market.coins))), np.full(bars, investment)

@@ -44,8 +44,9 @@ class KernelOutput:
     columns: dict[str, np.ndarray] | None = None
     # a run that deferred its columns (``lazy``): builds them on demand (:meth:`build_columns`)
     columns_fn: Callable[[], dict[str, np.ndarray]] | None = field(default=None, repr=False)
-    # a clean run's change rows, holdings and cash as the kernel returned them (int64, bars x coins
-    # float64, float64): the same values as ``change_rows``, ``amounts`` and ``cash``
+    # a clean run's change rows, holdings and cash as the kernel returned them (int64, events x coins
+    # float64, float64): the same values as ``change_rows``, ``amounts`` and ``cash`` (which a lazy
+    # run leaves empty)
     arrays: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     def build_columns(self) -> dict[str, np.ndarray] | None:
@@ -224,9 +225,10 @@ class Kernel:
         )
         out.fees, out.traded_value, out.rebalances = float(totals[0]), float(totals[1]), int(totals[2])
         out.arrays = (rows, held_after, cash_after)
-        out.change_rows = rows.tolist()
-        out.amounts = list(held_after)
-        out.cash = cash_after.tolist()
+        if not self.lazy:  # a lazy run (simulate) reads the arrays only
+            out.change_rows = rows.tolist()
+            out.amounts = list(held_after)
+            out.cash = cash_after.tolist()
         if record:
 
             def columns() -> dict[str, np.ndarray]:
