@@ -352,6 +352,139 @@ def test_summarize_values_is_the_statistics_one_by_one(values, steps, irregular)
         assert same, (key, summary[key], value)
 
 
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    bars=st.one_of(st.integers(2, 40), st.integers(100, 5000)),
+    gaps=st.sampled_from(["none", "few", "many", "ties"]),
+    odd=st.sampled_from([None, 0.0, -1.0, math.nan, math.inf]),
+)
+def test_compiled_summary_is_summarize_values(seed, bars, gaps, odd):
+    """simulate's summary (api._summary: the reductions compiled, numpy's pairwise sums, the median
+    step) is stats.summarize_values to the bit, on curves long enough for numpy's summation tree,
+    on grids with gaps (the median's counting shortcut and its fallback), and on odd values (a zero,
+    a negative, NaN or inf value: the drawdown bar by bar)."""
+    from freqtrade_smartfolio.portfolio.engine.api import _summary
+    from freqtrade_smartfolio.portfolio.engine.kernel import KernelOutput
+
+    rng = np.random.default_rng(seed)
+    values = 1000 * np.exp(np.cumsum(rng.normal(0, 0.02, bars)))
+    if odd is not None:
+        values[rng.integers(0, bars)] = odd
+    steps = np.full(bars - 1, 60)
+    if gaps == "few":
+        steps[rng.integers(0, bars - 1, 3)] = 120
+    elif gaps == "many":
+        steps = rng.choice([5, 60, 90, 1440], bars - 1)
+    elif gaps == "ties":  # half the steps one size, half another: the middle two differ
+        steps = np.where(np.arange(bars - 1) < (bars - 1) // 2, 60, 120)
+        rng.shuffle(steps)
+    dates = (28_401_120 + np.concatenate([[0], np.cumsum(steps)])).astype(np.int64) * E.NS_PER_MINUTE
+    out = KernelOutput(fees=1.5, traded_value=10.0, rebalances=3)
+    with np.errstate(all="ignore"):
+        try:
+            expected = stats.summarize_values(values, dates, fees=1.5, rebalances=3, traded_value=10.0)
+        except TypeError:  # a negative growth ratio: the CAGR's power is complex (both alike)
+            with pytest.raises(TypeError):
+                _summary(values, dates, out)
+            return
+        got = _summary(values, dates, out)
+    assert got.keys() == expected.keys()
+    for key, value in expected.items():
+        same = got[key] == value or (math.isnan(got[key]) and math.isnan(value))
+        assert same, (key, got[key], value)
+
+
+@pytest.mark.parametrize("size", [1, 7, 8, 9, 127, 128, 129, 1000, 8191, 8192, 8193, 41314, 100_003])
+def test_pairwise_sum_is_numpys(size):
+    from freqtrade_smartfolio.portfolio.engine import compiled_stats
+
+    rng = np.random.default_rng(size)
+    a = rng.standard_normal(size + 3) * 10.0 ** rng.integers(-8, 8, size + 3)
+    assert compiled_stats.pairwise_sum(a, 3, size) == np.add.reduce(a[3:])
+    assert compiled_stats.pairwise_sum(a, 0, size, compiled_stats.SQUARED_DEVIATIONS, 0.25) == np.add.reduce(
+        (a[:size] - 0.25) * (a[:size] - 0.25)
+    )
+
+
+def _close_frames(rng: np.random.Generator) -> list[pd.DataFrame]:
+    """Close-price frames of every layout and index simulate meets (the clean fast path's inputs)."""
+    bars = 300
+    closes = _random_walk(bars, 3, int(rng.integers(0, 1000)))
+    index = pd.date_range("2024-01-01", periods=bars, freq="1h", tz="UTC", name="when")
+    columns = ["C0", "C1", "C2"]
+    gappy = index.delete([50, 51, 200])
+    return [
+        pd.DataFrame(closes, index=index, columns=columns),  # one block: to_numpy gives Fortran order
+        pd.DataFrame({c: closes[:, k] for k, c in enumerate(columns)}, index=index),  # a block per coin
+        pd.DataFrame(closes, index=index.tz_localize(None), columns=columns),  # naive dates
+        pd.DataFrame(closes, index=index.tz_convert("Asia/Tokyo"), columns=columns),
+        pd.DataFrame(closes.astype(np.float32), index=index, columns=columns),  # other float types
+        pd.DataFrame((closes * 100).astype(np.int64), index=index, columns=columns),
+        pd.DataFrame(closes[: len(gappy)], index=gappy, columns=columns),  # gaps: an irregular grid
+        pd.DataFrame(np.asfortranarray(closes), index=index.as_unit("s"), columns=columns),
+        pd.DataFrame(closes, index=index, columns=columns).iloc[::2],  # a strided view
+    ]
+
+
+@pytest.mark.parametrize("k", range(9))
+@pytest.mark.parametrize("hold", [False, True])
+def test_clean_mode_from_closes_is_clean_mode_from_as_market(k, hold):
+    """Clean mode's close-price path (api._clean_market: the prices as DataFrame.to_numpy lays them
+    out, no C-order copy) gives the Market as_market gives and every result to the bit."""
+    from freqtrade_smartfolio.portfolio.engine.api import _clean_market
+
+    frame = _close_frames(np.random.default_rng(k))[k]
+    targets = Targets(("C0", "C1", "C2"), (0.5, 0.3, 0.2))
+    fast = _clean_market({"close": frame}, targets.coins)
+    general = E.as_market({"close": frame}, targets.coins)
+    assert fast is not None
+    assert np.array_equal(fast.close, general.close) and np.array_equal(fast.open, general.open)
+    assert np.array_equal(fast.dates, general.dates) and fast.timeframe_minutes == general.timeframe_minutes
+    assert fast.coins == general.coins and fast.valid is None and fast.price_ticks is None
+    for rule in (RebalanceRule(threshold=0.05), RebalanceRule(interval_minutes=24 * 60)):
+        if hold:
+            a = E.buy_and_hold({"close": frame}, targets, mode="clean")
+            b = E.buy_and_hold(general, targets, mode="clean")
+        else:
+            a = E.simulate({"close": frame}, targets, rule, fee=0.002, mode="clean", bt_quantities=True)
+            b = E.simulate(general, targets, rule, fee=0.002, mode="clean", bt_quantities=True)
+        assert a.summary == b.summary
+        pd.testing.assert_series_equal(a.equity, b.equity, check_exact=True)
+        pd.testing.assert_index_equal(a.equity.index, general.index, exact=True)
+        assert a.equity.index.dtype == general.index.dtype and a.equity.index.freq is None
+        pd.testing.assert_frame_equal(a.weights, b.weights, check_exact=True)
+        pd.testing.assert_index_equal(a.weights.index, general.index, exact=True)
+        fee, quantities = (0.001, False) if hold else (0.002, True)
+        full = E.run_kernel(
+            general, targets, rule, fee=fee, mode="clean", bt_quantities=quantities, hold=hold
+        )
+        assert full.change_rows == a._out.arrays[0].tolist() and full.cash == a._out.arrays[2].tolist()
+        assert np.array_equal(np.array(full.amounts).reshape(-1, 3), a._out.arrays[1])
+        pd.testing.assert_frame_equal(a.trades, b.trades, check_exact=True)
+        pd.testing.assert_frame_equal(a.rebalances, b.rebalances, check_exact=True)
+
+
+def test_clean_mode_from_closes_leaves_the_rest_to_as_market():
+    """A missing price, coins in another order, or open prices: as_market's own path (None here)."""
+    from freqtrade_smartfolio.portfolio.engine.api import _clean_market
+
+    frame = _close_frames(np.random.default_rng(0))[0]
+    coins = ("C0", "C1", "C2")
+    holed = frame.copy()
+    holed.iloc[5, 1] = np.nan
+    assert _clean_market({"close": holed}, coins) is None
+    assert _clean_market({"close": frame}, ("C1", "C0", "C2")) is None
+    assert _clean_market({"close": frame, "open": frame * 1.01}, coins) is None
+    assert _clean_market({"close": frame.iloc[::-1]}, coins) is None  # dates not increasing
+    assert _clean_market(E.as_market({"close": frame}), coins) is None
+    targets = Targets(coins, (0.5, 0.3, 0.2))
+    rule = RebalanceRule(threshold=0.05)
+    a = E.simulate({"close": holed}, targets, rule, mode="clean")
+    b = E.simulate(E.as_market({"close": holed}, coins), targets, rule, mode="clean")
+    assert a.summary == b.summary
+
+
 # ---------------------------------------------------------------- parity with bt
 
 

@@ -128,11 +128,53 @@ def summarize_values(
     traded_value: float = 0.0,
 ) -> dict[str, Any]:
     """:func:`summarize` on arrays: the equity ``values`` at ``dates_ns`` (int64 ns UTC), the same
-    figures to the bit, without building a Series (the engine's :func:`simulate` calls this)."""
+    figures to the bit, without building a Series (the engine's sweep calls this; :func:`simulate`
+    computes the same reductions compiled and finishes with :func:`summary_from`)."""
     values = np.asarray(values, dtype=float)
-    first, last = values[0], values[-1]
+    r = values[1:] / values[:-1] - 1.0
+    mean_r = std_r = math.nan
+    step = None
+    if len(r) >= 2:
+        if len(dates_ns) < 2:
+            raise ValueError("period_minutes: need at least two points to infer the timeframe")
+        step = _median_step_minutes(np.asarray(dates_ns, dtype=np.int64))
+        std_r = float(r.std(ddof=1))
+        mean_r = float(r.mean())
+    return summary_from(
+        values[0],
+        values[-1],
+        int(dates_ns[-1]) - int(dates_ns[0]),
+        returns_mean=mean_r,
+        returns_std=std_r,
+        step_minutes=step,
+        mean_equity=float(values.mean()),
+        max_drawdown=float((values / np.maximum.accumulate(values) - 1.0).min()),
+        fees=fees,
+        rebalances=rebalances,
+        traded_value=traded_value,
+    )
+
+
+def summary_from(
+    first: float,
+    last: float,
+    span_ns: int,
+    *,
+    returns_mean: float,
+    returns_std: float,
+    step_minutes: float | None,
+    mean_equity: float,
+    max_drawdown: float,
+    fees: float = 0.0,
+    rebalances: int = 0,
+    traded_value: float = 0.0,
+) -> dict[str, Any]:
+    """:func:`summarize_values`' dict from its reductions of the curve: the first and last value, the
+    span of the dates, the per-bar returns' mean and std (ddof=1; NaN under two returns), the median
+    step between dates in minutes (None under two returns), the mean equity and the max drawdown."""
+    first, last = np.float64(first), np.float64(last)
     ratio = last / first
-    span = pd.Timedelta(int(dates_ns[-1]) - int(dates_ns[0]), "ns").total_seconds() / (MINUTES_PER_YEAR * 60)
+    span = pd.Timedelta(span_ns, "ns").total_seconds() / (MINUTES_PER_YEAR * 60)
     if span <= 0:
         growth = math.nan
     else:
@@ -140,18 +182,12 @@ def summarize_values(
             growth = float(float(ratio) ** (1.0 / span) - 1.0)
         except OverflowError:
             growth = math.inf
-    r = values[1:] / values[:-1] - 1.0
     volatility = sharpe_ratio = math.nan
-    if len(r) >= 2:
-        if len(dates_ns) < 2:
-            raise ValueError("period_minutes: need at least two points to infer the timeframe")
-        ppy = MINUTES_PER_YEAR / _median_step_minutes(np.asarray(dates_ns, dtype=np.int64))
-        std = r.std(ddof=1)
-        volatility = float(std * math.sqrt(ppy))
+    if step_minutes is not None:
+        ppy = MINUTES_PER_YEAR / step_minutes
+        volatility = float(returns_std * math.sqrt(ppy))
         # sharpe() with no risk-free rate: r - 0.0 is r to the bit, so its std is the same std
-        sd = float(std)
-        sharpe_ratio = math.nan if sd == 0 else float(r.mean() / sd * math.sqrt(ppy))
-    mean_equity = float(values.mean())
+        sharpe_ratio = math.nan if returns_std == 0 else float(returns_mean / returns_std * math.sqrt(ppy))
     return {
         "start_value": float(first),
         "final_value": float(last),
@@ -159,7 +195,7 @@ def summarize_values(
         "cagr": growth,
         "volatility": volatility,
         "sharpe": sharpe_ratio,
-        "max_drawdown": float((values / np.maximum.accumulate(values) - 1.0).min()),
+        "max_drawdown": float(max_drawdown),
         "fees": float(fees),
         "rebalances": int(rebalances),
         "turnover": float(traded_value / mean_equity) if mean_equity > 0 else math.nan,

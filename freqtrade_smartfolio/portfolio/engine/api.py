@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 
 from freqtrade_smartfolio.portfolio import stats
-from freqtrade_smartfolio.portfolio.engine import compiled
+from freqtrade_smartfolio.portfolio.engine import compiled, compiled_stats
 from freqtrade_smartfolio.portfolio.engine.fills import FreqtradeKernel
 from freqtrade_smartfolio.portfolio.engine.kernel import Kernel, KernelOutput
-from freqtrade_smartfolio.portfolio.engine.market import Market, PriceInput, as_market
+from freqtrade_smartfolio.portfolio.engine.market import NS_PER_MINUTE, Market, PriceInput, as_market
 from freqtrade_smartfolio.portfolio.engine.rules import ExchangeRules, Mode
 from freqtrade_smartfolio.portfolio.engine.settings import Settings
 from freqtrade_smartfolio.portfolio.plan import CoinRules, RebalanceRule
@@ -108,7 +108,10 @@ class EngineResult:
 
     @functools.cached_property
     def equity(self) -> pd.Series:
-        return pd.Series(self._equity_values, index=self._market.index, name="equity")
+        # Market.index's values, dtype and name, read from the dates without a copy (Market.index
+        # copies them twice); the Series keeps the values array too (nothing else writes to it)
+        index = pd.DatetimeIndex(self._market.dates.view("M8[ns]"), dtype=_UTC_NS, name="date")
+        return pd.Series(self._equity_values, index=index, name="equity", copy=False)
 
     @functools.cached_property
     def weights(self) -> pd.DataFrame:
@@ -137,12 +140,21 @@ class EngineResult:
         return sorted(set(self.trades["time"]))
 
 
+_UTC_NS = pd.DatetimeTZDtype("ns", "UTC")
+
+
 def _holdings_frame(market: Market, out: KernelOutput, investment: float) -> tuple[np.ndarray, np.ndarray]:
     """Holdings (bars x coins) and cash (bars) after each bar, forward-filled from the changes."""
     bars = len(market.dates)
-    rows = np.asarray(out.change_rows, dtype=np.int64)
-    amounts = np.vstack([np.zeros((1, len(market.coins))), np.array(out.amounts)]) if out.amounts else None
-    cash = np.asarray([investment, *out.cash])
+    if out.arrays is not None:  # a clean run: its arrays (a lazy run leaves the lists empty)
+        rows, held, held_cash = out.arrays
+        amounts = np.vstack([np.zeros((1, len(market.coins))), held]) if len(rows) else None
+        cash = np.concatenate([[investment], held_cash])
+    else:
+        rows = np.asarray(out.change_rows, dtype=np.int64)
+        zero = np.zeros((1, len(market.coins)))
+        amounts = np.vstack([zero, np.array(out.amounts)]) if out.amounts else None
+        cash = np.asarray([investment, *out.cash])
     which = np.searchsorted(rows, np.arange(bars), side="right")  # 0 = before the first change
     if amounts is None:
         return np.zeros((bars, len(market.coins))), np.full(bars, investment)
@@ -187,21 +199,94 @@ def _event_frames(market: Market, out: KernelOutput) -> tuple[pd.DataFrame, pd.D
 
 def _result(market: Market, out: KernelOutput, investment: float, mode: Mode) -> EngineResult:
     n = len(market.coins)
-    rows = np.asarray(out.change_rows, dtype=np.int64)
-    held = np.array(out.amounts, dtype=np.float64).reshape(len(out.amounts), n)
-    cash = np.asarray(out.cash, dtype=np.float64)
-    close = np.ascontiguousarray(market.close, dtype=np.float64)
+    if out.arrays is not None:  # clean mode: the kernel's own arrays
+        rows, held, cash = out.arrays
+    else:
+        rows = np.asarray(out.change_rows, dtype=np.int64)
+        held = np.array(out.amounts, dtype=np.float64).reshape(len(out.amounts), n)
+        cash = np.asarray(out.cash, dtype=np.float64)
+    close = _float_array(market.close)
     # the value at each close, cash then each coin (bt's order): _totals of _holdings_frame, compiled
     total = compiled.equity_curve(close, rows, held, cash, float(investment))
     equity = total
     if mode == "freqtrade":
         equity = total.copy()
         equity[-1] = out.final_value
-    summary = stats.summarize_values(
-        equity, market.dates, fees=out.fees, rebalances=out.rebalances, traded_value=out.traded_value
-    )
+    summary = _summary(equity, market.dates, out)
     summary["final_value"] = out.final_value
     return EngineResult(mode, summary, market, out, equity, total, investment)
+
+
+def _summary(equity: np.ndarray, dates: np.ndarray, out: KernelOutput) -> dict[str, Any]:
+    """``stats.summarize_values(equity, dates, ...)`` with its reductions over the bars compiled
+    (:func:`compiled_stats.curve_reductions`: one call; the same floats to the bit)."""
+    dates = np.ascontiguousarray(dates, dtype=np.int64)
+    reduced = compiled_stats.curve_reductions(equity)
+    step = None
+    if len(equity) >= 3:  # two returns or more: the median step between dates (stats.period_minutes)
+        lo_step, hi_step = compiled_stats.date_steps(dates)
+        step = float(np.int64(lo_step) / 6e10)  # one step on the grid: the median is it
+        if lo_step != hi_step:
+            step = float(compiled_stats.median_step_minutes(dates))
+    mean_r, std_r, mean_equity, deepest = reduced.tolist()
+    return stats.summary_from(
+        equity[0],
+        equity[-1],
+        int(dates[-1]) - int(dates[0]),
+        returns_mean=mean_r,
+        returns_std=std_r,
+        step_minutes=step,
+        mean_equity=mean_equity,
+        max_drawdown=deepest,
+        fees=out.fees,
+        rebalances=out.rebalances,
+        traded_value=out.traded_value,
+    )
+
+
+def _market(prices: PriceInput, targets: Targets, mode: Mode) -> Market:
+    """``as_market(prices, targets.coins)``; clean mode's close prices alone through :func:`_clean_market`."""
+    fast = _clean_market(prices, targets.coins) if mode == "clean" else None
+    return fast if fast is not None else as_market(prices, targets.coins)
+
+
+def _float_array(array: np.ndarray) -> np.ndarray:
+    """``array`` as it is when float64 and C- or F-contiguous (the compiled code takes either), else
+    a C-ordered float64 copy."""
+    if array.dtype == np.float64 and (array.flags.c_contiguous or array.flags.f_contiguous):
+        return array
+    return np.ascontiguousarray(array, dtype=np.float64)
+
+
+def _clean_market(prices: PriceInput, coins: Sequence[str]) -> Market | None:
+    """Clean mode's :func:`as_market` of close prices alone with no missing price: the same Market
+    (the same prices, dates and timeframe) as ``as_market``'s close-only path, with the prices as
+    ``DataFrame.to_numpy`` lays them out (column after column: Fortran order), copied once and not
+    reordered (a C-order copy of a column-major array costs more than the whole clean kernel); None
+    when ``as_market`` must align or refuse the data."""
+    if isinstance(prices, Market):
+        return None
+    close = prices["close"]
+    if prices.get("open", close) is not close or ("high" in prices and "low" in prices):
+        return None
+    cols = list(coins)
+    if not isinstance(close, pd.DataFrame) or list(close.columns) != cols or not cols:
+        return None
+    index = close.index
+    if not isinstance(index, pd.DatetimeIndex) or len(index) < 2:
+        return None
+    values = close.to_numpy(dtype=float, copy=True)  # a new array, never the frame's memory
+    if not (values.flags.c_contiguous or values.flags.f_contiguous):
+        return None
+    index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
+    dates = index.as_unit("ns").asi8
+    lo_step, _ = compiled_stats.date_steps(dates)
+    if lo_step <= 0:  # not strictly increasing: as_market's own path
+        return None
+    try:  # Market checks every price: a missing (NaN) one is as_market's to fill
+        return Market(tuple(cols), dates, values, values, float(np.int64(lo_step) / NS_PER_MINUTE))
+    except ValueError:
+        return None
 
 
 def simulate(
@@ -224,7 +309,7 @@ def simulate(
     5 USDT minimum order, or the exchange's limits when ``exchange`` is given); without ``exchange``,
     no tick and no exchange limits. ``mode``: ``"freqtrade"`` or ``"clean"`` (module doc).
     """
-    market = as_market(prices, targets.coins)
+    market = _market(prices, targets, mode)
     settings = Settings.resolve(market, targets, rule, rules, fee, investment, exchange, mode, bt_quantities)
     out = run_settings(market, settings, lazy=True)
     return _result(market, out, investment, mode)
@@ -241,7 +326,7 @@ def buy_and_hold(
     mode: Mode = "freqtrade",
 ) -> EngineResult:
     """The same initial buys as :func:`simulate`, then hold; the final sale pays the same fee."""
-    market = as_market(prices, targets.coins)
+    market = _market(prices, targets, mode)
     hold = RebalanceRule(threshold=0.5)
     settings = Settings.resolve(market, targets, hold, rules, fee, investment, exchange, mode)
     out = run_settings(market, settings, hold=True, lazy=True)

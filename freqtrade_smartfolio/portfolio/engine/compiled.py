@@ -349,20 +349,30 @@ def clean_kernel(
 def equity_curve(
     close: np.ndarray, rows: np.ndarray, held_after: np.ndarray, cash_after: np.ndarray, investment: float
 ) -> np.ndarray:  # pragma: no cover - compiled
-    """The value at each close (cash, then each coin: api._result's order) from the holdings changes."""
+    """The value at each close (cash, then each coin: api._result's order) from the holdings changes.
+
+    Holdings are constant from one change to the next: each stretch of bars starts at the cash and
+    adds one coin at a time over all its bars (the same additions in the same order for every bar,
+    in loops over bars that run down a column: contiguous in Fortran order, vectorised)."""
     bars, n = close.shape
     out = np.empty(bars)
-    k = -1
-    for r in range(bars):
-        while k + 1 < rows.shape[0] and rows[k + 1] <= r:
-            k += 1
-        if k < 0:
-            out[r] = investment
-            continue
-        total = cash_after[k]
+    changes = rows.shape[0]
+    first = rows[0] if changes else bars
+    for r in range(min(first, bars)):
+        out[r] = investment
+    for k in range(changes):
+        lo = rows[k]
+        hi = rows[k + 1] if k + 1 < changes else bars
+        size = hi - lo
+        stretch = out[lo:hi]  # views indexed from 0: no negative-index test, the loops vectorise
+        cash = cash_after[k]
+        for r in range(size):
+            stretch[r] = cash
         for i in range(n):
-            total += held_after[k, i] * close[r, i]
-        out[r] = total
+            amount = held_after[k, i]
+            column = close[lo:hi, i]
+            for r in range(size):
+                stretch[r] += amount * column[r]
     return out
 
 

@@ -10,6 +10,7 @@ the fills) is :mod:`.fills`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -43,6 +44,10 @@ class KernelOutput:
     columns: dict[str, np.ndarray] | None = None
     # a run that deferred its columns (``lazy``): builds them on demand (:meth:`build_columns`)
     columns_fn: Callable[[], dict[str, np.ndarray]] | None = field(default=None, repr=False)
+    # a clean run's change rows, holdings and cash as the kernel returned them (int64, events x coins
+    # float64, float64): the same values as ``change_rows``, ``amounts`` and ``cash`` (which a lazy
+    # run leaves empty)
+    arrays: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     def build_columns(self) -> dict[str, np.ndarray] | None:
         """``columns``, built from ``columns_fn`` the first time when the run deferred them."""
@@ -87,7 +92,6 @@ class Kernel:
         self.low_r = prep.get("low")
         self.mark = market.close
         self.price_ticks = market.price_ticks
-        self.plan_dates = self.dates + self.tf_ns  # when the plan from each bar is made (bar r+1's time)
         # Which coins have a candle on each bar (None: all of them, on every bar). A bar r is
         # "special" when a coin lacks the candle r-1 the plan is made from, or the set of coins with
         # a candle changed: the compiled scan stops there and the bar is checked one by one.
@@ -121,6 +125,12 @@ class Kernel:
         # True: the fills and events stay as columns built on demand (``KernelOutput.columns_fn``),
         # the lists are not filled (``simulate``'s result reads the columns only)
         self.lazy = False
+
+    @functools.cached_property
+    def plan_dates(self) -> np.ndarray:
+        """When the plan from each bar is made (bar r+1's time); built on first use (clean mode's
+        compiled kernel never asks)."""
+        return self.dates + self.tf_ns
 
     def _fill_lists(self, columns: dict[str, np.ndarray]) -> None:
         """``out.columns`` and the same fills and events as lists (``out.fills``, ``out.events``)."""
@@ -196,7 +206,9 @@ class Kernel:
         n, fee, out, record = self.n, self.fee, self.out, self.record
         rule = self.rule
         interval_ns = compiled.schedule_ns(rule.interval_minutes)
-        close = np.ascontiguousarray(self.close_r, dtype=np.float64)
+        close = self.close_r  # C or Fortran order, as DataFrame.to_numpy gives it (api._clean_market)
+        if close.dtype != np.float64 or not (close.flags.c_contiguous or close.flags.f_contiguous):
+            close = np.ascontiguousarray(close, dtype=np.float64)
         rows, kinds, held_after, cash_after, qty, traded, totals = compiled.clean_kernel(
             close,
             np.ascontiguousarray(self.dates, dtype=np.int64),
@@ -212,9 +224,11 @@ class Kernel:
             hold,
         )
         out.fees, out.traded_value, out.rebalances = float(totals[0]), float(totals[1]), int(totals[2])
-        out.change_rows = rows.tolist()
-        out.amounts = list(held_after)
-        out.cash = cash_after.tolist()
+        out.arrays = (rows, held_after, cash_after)
+        if not self.lazy:  # a lazy run (simulate) reads the arrays only
+            out.change_rows = rows.tolist()
+            out.amounts = list(held_after)
+            out.cash = cash_after.tolist()
         if record:
 
             def columns() -> dict[str, np.ndarray]:
