@@ -430,15 +430,12 @@ def _close_frames(rng: np.random.Generator) -> list[pd.DataFrame]:
 @pytest.mark.parametrize("k", range(9))
 @pytest.mark.parametrize("hold", [False, True])
 def test_clean_mode_from_closes_is_clean_mode_from_as_market(k, hold):
-    """Clean mode's close-price path (api._clean_market: the prices as DataFrame.to_numpy lays them
-    out, no C-order copy) gives the Market as_market gives and every result to the bit."""
-    from freqtrade_smartfolio.portfolio.engine.api import _clean_market
-
+    """Clean mode's close-price path (as_market's column_major: the prices as DataFrame.to_numpy lays
+    them out, no C-order copy) gives the Market as_market gives and every result to the bit."""
     frame = _close_frames(np.random.default_rng(k))[k]
     targets = Targets(("C0", "C1", "C2"), (0.5, 0.3, 0.2))
-    fast = _clean_market({"close": frame}, targets.coins)
+    fast = E.as_market({"close": frame}, targets.coins, column_major=True)
     general = E.as_market({"close": frame}, targets.coins)
-    assert fast is not None
     assert np.array_equal(fast.close, general.close) and np.array_equal(fast.open, general.open)
     assert np.array_equal(fast.dates, general.dates) and fast.timeframe_minutes == general.timeframe_minutes
     assert fast.coins == general.coins and fast.valid is None and fast.price_ticks is None
@@ -466,18 +463,18 @@ def test_clean_mode_from_closes_is_clean_mode_from_as_market(k, hold):
 
 
 def test_clean_mode_from_closes_leaves_the_rest_to_as_market():
-    """A missing price, coins in another order, or open prices: as_market's own path (None here)."""
-    from freqtrade_smartfolio.portfolio.engine.api import _clean_market
+    """A missing price, coins in another order, or dates not increasing: as_market's general path
+    (the close-only path answers None)."""
+    from freqtrade_smartfolio.portfolio.engine.market import _close_only
 
     frame = _close_frames(np.random.default_rng(0))[0]
     coins = ("C0", "C1", "C2")
     holed = frame.copy()
     holed.iloc[5, 1] = np.nan
-    assert _clean_market({"close": holed}, coins) is None
-    assert _clean_market({"close": frame}, ("C1", "C0", "C2")) is None
-    assert _clean_market({"close": frame, "open": frame * 1.01}, coins) is None
-    assert _clean_market({"close": frame.iloc[::-1]}, coins) is None  # dates not increasing
-    assert _clean_market(E.as_market({"close": frame}), coins) is None
+    for column_major in (False, True):
+        assert _close_only(holed, list(coins), column_major) is None
+        assert _close_only(frame, ["C1", "C0", "C2"], column_major) is None
+        assert _close_only(frame.iloc[::-1], list(coins), column_major) is None
     targets = Targets(coins, (0.5, 0.3, 0.2))
     rule = RebalanceRule(threshold=0.05)
     a = E.simulate({"close": holed}, targets, rule, mode="clean")

@@ -14,7 +14,7 @@ from freqtrade_smartfolio.portfolio import stats
 from freqtrade_smartfolio.portfolio.engine import compiled, compiled_stats
 from freqtrade_smartfolio.portfolio.engine.fills import FreqtradeKernel
 from freqtrade_smartfolio.portfolio.engine.kernel import Kernel, KernelOutput
-from freqtrade_smartfolio.portfolio.engine.market import NS_PER_MINUTE, Market, PriceInput, as_market
+from freqtrade_smartfolio.portfolio.engine.market import Market, PriceInput, as_market
 from freqtrade_smartfolio.portfolio.engine.rules import ExchangeRules, Mode
 from freqtrade_smartfolio.portfolio.engine.settings import Settings
 from freqtrade_smartfolio.portfolio.plan import CoinRules, RebalanceRule
@@ -245,9 +245,8 @@ def _summary(equity: np.ndarray, dates: np.ndarray, out: KernelOutput) -> dict[s
 
 
 def _market(prices: PriceInput, targets: Targets, mode: Mode) -> Market:
-    """``as_market(prices, targets.coins)``; clean mode's close prices alone through :func:`_clean_market`."""
-    fast = _clean_market(prices, targets.coins) if mode == "clean" else None
-    return fast if fast is not None else as_market(prices, targets.coins)
+    """``as_market(prices, targets.coins)``; clean mode keeps close prices in ``to_numpy``'s layout."""
+    return as_market(prices, targets.coins, column_major=mode == "clean")
 
 
 def _float_array(array: np.ndarray) -> np.ndarray:
@@ -256,37 +255,6 @@ def _float_array(array: np.ndarray) -> np.ndarray:
     if array.dtype == np.float64 and (array.flags.c_contiguous or array.flags.f_contiguous):
         return array
     return np.ascontiguousarray(array, dtype=np.float64)
-
-
-def _clean_market(prices: PriceInput, coins: Sequence[str]) -> Market | None:
-    """Clean mode's :func:`as_market` of close prices alone with no missing price: the same Market
-    (the same prices, dates and timeframe) as ``as_market``'s close-only path, with the prices as
-    ``DataFrame.to_numpy`` lays them out (column after column: Fortran order), copied once and not
-    reordered (a C-order copy of a column-major array costs more than the whole clean kernel); None
-    when ``as_market`` must align or refuse the data."""
-    if isinstance(prices, Market):
-        return None
-    close = prices["close"]
-    if prices.get("open", close) is not close or ("high" in prices and "low" in prices):
-        return None
-    cols = list(coins)
-    if not isinstance(close, pd.DataFrame) or list(close.columns) != cols or not cols:
-        return None
-    index = close.index
-    if not isinstance(index, pd.DatetimeIndex) or len(index) < 2:
-        return None
-    values = close.to_numpy(dtype=float, copy=True)  # a new array, never the frame's memory
-    if not (values.flags.c_contiguous or values.flags.f_contiguous):
-        return None
-    index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
-    dates = index.as_unit("ns").asi8
-    lo_step, _ = compiled_stats.date_steps(dates)
-    if lo_step <= 0:  # not strictly increasing: as_market's own path
-        return None
-    try:  # Market checks every price: a missing (NaN) one is as_market's to fill
-        return Market(tuple(cols), dates, values, values, float(np.int64(lo_step) / NS_PER_MINUTE))
-    except ValueError:
-        return None
 
 
 def simulate(

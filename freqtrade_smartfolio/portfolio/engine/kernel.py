@@ -206,7 +206,7 @@ class Kernel:
         n, fee, out, record = self.n, self.fee, self.out, self.record
         rule = self.rule
         interval_ns = compiled.schedule_ns(rule.interval_minutes)
-        close = self.close_r  # C or Fortran order, as DataFrame.to_numpy gives it (api._clean_market)
+        close = self.close_r  # C or Fortran order, as DataFrame.to_numpy gives it (market._close_only)
         if close.dtype != np.float64 or not (close.flags.c_contiguous or close.flags.f_contiguous):
             close = np.ascontiguousarray(close, dtype=np.float64)
         rows, kinds, held_after, cash_after, qty, traded, totals = compiled.clean_kernel(

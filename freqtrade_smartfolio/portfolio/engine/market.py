@@ -20,6 +20,8 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
+from freqtrade_smartfolio.portfolio.engine import compiled_stats
+
 NS_PER_MINUTE = 60_000_000_000
 OHLC = ("open", "high", "low", "close")
 KEPT = 8  # values a Market keeps (Market.kept)
@@ -110,7 +112,9 @@ class Market:
 PriceInput = Market | Mapping[str, pd.DataFrame]
 
 
-def as_market(prices: PriceInput, coins: Sequence[str] | None = None) -> Market:
+def as_market(
+    prices: PriceInput, coins: Sequence[str] | None = None, *, column_major: bool = False
+) -> Market:
     """A :class:`Market` from a Market or a dict of date x coin DataFrames ``{'open':..., 'close':...}``
     (``'high'``/``'low'`` optional).
 
@@ -118,7 +122,8 @@ def as_market(prices: PriceInput, coins: Sequence[str] | None = None) -> Market:
     candle from its first to its last price; a gap inside that span is filled as freqtrade fills it
     (every price = the last close, still a candle); outside it the coin has none (``Market.valid``).
     Bars before the first or after the last price of any coin are dropped; a bar inside where no coin
-    has a price is kept (nothing is planned on the bar after it, as in freqtrade).
+    has a price is kept (nothing is planned on the bar after it, as in freqtrade). ``column_major``:
+    close prices alone may keep ``DataFrame.to_numpy``'s layout (clean mode; :func:`_close_only`).
     """
     if isinstance(prices, Market):
         return prices if coins is None or tuple(coins) == prices.coins else prices.select(coins)
@@ -127,7 +132,7 @@ def as_market(prices: PriceInput, coins: Sequence[str] | None = None) -> Market:
     open_ = prices.get("open", close)
     cols = list(coins) if coins is not None else list(close.columns)
     if open_ is close and not ("high" in prices and "low" in prices):
-        fast = _close_only(close, cols)
+        fast = _close_only(close, cols, column_major)
         if fast is not None:
             return fast
     frames = {"open": open_, "close": close}
@@ -196,23 +201,32 @@ def _shared_index_arrays(
     return index, arrays
 
 
-def _close_only(close: pd.DataFrame, cols: list[str]) -> Market | None:
-    """:func:`as_market` of close prices alone with no missing price (one ``to_numpy``, no per-column
-    work): the same Market as the general path; None when a price is missing (the general path)."""
+def _close_only(close: pd.DataFrame, cols: list[str], column_major: bool = False) -> Market | None:
+    """:func:`as_market` of close prices alone with no missing price on strictly increasing dates (one
+    ``to_numpy``, no per-column work): the same Market as the general path; None otherwise (the general
+    path aligns or refuses the data). ``column_major``: keep the layout ``to_numpy`` gives (column after
+    column) instead of a row-major copy; clean mode's kernel reads either, and reordering costs more
+    than the whole clean kernel."""
     if list(close.columns) != cols or not isinstance(close.index, pd.DatetimeIndex) or len(cols) == 0:
         return None
-    frame_values = close.to_numpy(dtype=float)
-    values = np.ascontiguousarray(frame_values)  # one copy (the frame's columns are its blocks)
-    if values is frame_values:  # already C-ordered: it may be the frame's own memory
-        values = values.copy()
+    if column_major:
+        values = close.to_numpy(dtype=float, copy=True)  # a new array, never the frame's memory
+        if not (values.flags.c_contiguous or values.flags.f_contiguous):
+            return None
+    else:
+        frame_values = close.to_numpy(dtype=float)
+        values = np.ascontiguousarray(frame_values)  # one copy (the frame's columns are its blocks)
+        if values is frame_values:  # already C-ordered: it may be the frame's own memory
+            values = values.copy()
     if np.isnan(values).any():
         return None
     index = close.index
     index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
-    dates = index.as_unit("ns").asi8.copy()
-    steps = np.diff(dates)
-    tf = float(np.min(steps[steps > 0]) / NS_PER_MINUTE) if len(steps) else 0.0
-    return Market(tuple(cols), dates, values, values, tf)
+    dates = index.as_unit("ns").asi8
+    smallest_step, _ = compiled_stats.date_steps(dates)
+    if smallest_step <= 0:  # fewer than two dates, or not strictly increasing
+        return None
+    return Market(tuple(cols), dates, values, values, float(np.int64(smallest_step) / NS_PER_MINUTE))
 
 
 SIGNIFICANT = 14  # freqtrade formats prices with 14 significant digits
