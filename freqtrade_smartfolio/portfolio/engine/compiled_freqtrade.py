@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit
 
 from freqtrade_smartfolio.portfolio.engine import jit_cache  # noqa: F401 - cache keyed on every compiled module
-from freqtrade_smartfolio.portfolio.engine.compiled import band_scan, coin_over_band
+from freqtrade_smartfolio.portfolio.engine.compiled import EXCESS_TOLERANCE, coin_over_band
 from freqtrade_smartfolio.portfolio.engine.compiled_exact import (
     JIT_OPTIONS,
     np_sum,
@@ -28,8 +28,10 @@ from freqtrade_smartfolio.portfolio.engine.compiled_exact import (
 )
 from freqtrade_smartfolio.portfolio.engine.compiled_planner import (
     book_cash,
+    fast_exit_drift,
     free_stake,
     min_stake,
+    nothing_to_trade,
     plan_into,
     strategy_cash,
 )
@@ -72,6 +74,64 @@ def _undecided(
     """:func:`freqtrade_kernel`'s answer when a rounding cannot be decided (status 1: the caller runs
     the Python loop)."""
     return 1, ev[:k], ev_amounts[:k], ev_cash[:k], ev_seen[:k], fills[:nf], np.zeros(4), amount, stake
+
+
+@njit(**JIT_OPTIONS)
+def _next_plan(
+    close: np.ndarray,
+    first: int,
+    stop: int,
+    amounts: np.ndarray,
+    cash: float,
+    goal: np.ndarray,
+    width: np.ndarray,
+    values: np.ndarray,
+    dates: np.ndarray,
+    tf_ns: int,
+    interval_ns: int,
+    have_tick: bool,
+    last_tick: int,
+    min_orders: np.ndarray,
+    steps: np.ndarray,
+    fixed: float,
+    per_total: float,
+) -> int:  # pragma: no cover - compiled
+    """compiled.band_scan (lag 1, its arithmetic) that passes over the bars whose plan would be a
+    threshold plan with no order: the first bar in ``first..stop-1`` out of band whose plan is an
+    initial or a scheduled one, or that :func:`compiled_planner.nothing_to_trade` does not prove
+    empty, else -1. Such a plan changes nothing in :func:`freqtrade_kernel` (no order: no event, the
+    schedule's clock kept; the next scan starts at the next bar, against the same stop), so going on
+    to the next bar here is the same run. ``values``: scratch, the coins' values at the bar's close."""
+    n = amounts.shape[0]
+    for r in range(first, stop):
+        row = r - 1
+        total = 0.0
+        for i in range(n):
+            v = close[row, i] * amounts[i]
+            values[i] = v
+            total += v
+        total += cash
+        out = False
+        for i in range(n):
+            if abs(values[i] / total - goal[i]) - width[i] > EXCESS_TOLERANCE:
+                out = True
+                break
+        if not out and abs(cash / total - goal[n]) - width[n] > EXCESS_TOLERANCE:
+            out = True
+        if not out:
+            continue
+        if not fixed >= 0.0:
+            return r
+        held = np_sum(values)
+        if held <= 0:  # an initial plan
+            return r
+        if interval_ns >= 0 and (not have_tick or dates[row] + tf_ns - last_tick >= interval_ns):
+            return r  # a scheduled plan: it moves the schedule's clock
+        if not nothing_to_trade(
+            amounts, close[row], values, held, cash, goal, min_orders, steps, fixed, per_total
+        ):
+            return r
+    return -1
 
 
 @njit(**JIT_OPTIONS)
@@ -131,6 +191,8 @@ def freqtrade_kernel(
     work = np.empty((4, n))  # plan_into's scratch, kept from plan to plan
     ranked = np.empty(n, dtype=np.int64)
     held_values = np.empty(n)
+    values = np.empty(n)  # the fast exit's scratch
+    fixed, per_total = fast_exit_drift(coin_goal, min_orders, steps, fee)  # fixed < 0: no fast exit
     cap = 64
     ev = np.empty((cap, 4), dtype=np.int64)  # bar, kind, incomplete, traded
     ev_amounts = np.empty((cap, n))
@@ -178,7 +240,25 @@ def freqtrade_kernel(
                         stop = min(bars, schedule_row)
                         hit = -1
                         if first < stop:
-                            hit = band_scan(close_r, first, stop, 1, amount, seen, goal, width)
+                            hit = _next_plan(
+                                close_r,
+                                first,
+                                stop,
+                                amount,
+                                seen,
+                                goal,
+                                width,
+                                values,
+                                dates,
+                                tf_ns,
+                                interval_ns,
+                                have_tick,
+                                last_tick,
+                                min_orders,
+                                steps,
+                                fixed,
+                                per_total,
+                            )
                         found = hit if hit >= 0 else (schedule_row if schedule_row < bars else -1)
             r = found
             if r < 0:
@@ -200,22 +280,29 @@ def freqtrade_kernel(
             if kind != KIND_THRESHOLD:  # INITIAL or SCHEDULE: the schedule's clock
                 last_tick = plan_time
                 have_tick = True
-        orders = plan_into(
-            amount,  # read only: the plan changes no holdings
-            prices,
-            seen,
-            coin_goal,
-            target_cash,
-            min_orders,
-            steps,
-            fee,
-            kind == KIND_COMPLETION,
-            side,
-            order_amount,
-            order_value,
-            work,
-            ranked,
-        )
+        for i in range(n):
+            values[i] = amount[i] * prices[i]
+        if nothing_to_trade(
+            amount, prices, values, np_sum(values), seen, coin_goal, min_orders, steps, fixed, per_total
+        ):
+            orders = 0  # plan_into would return no order (its proof)
+        else:
+            orders = plan_into(
+                amount,  # read only: the plan changes no holdings
+                prices,
+                seen,
+                coin_goal,
+                target_cash,
+                min_orders,
+                steps,
+                fee,
+                kind == KIND_COMPLETION,
+                side,
+                order_amount,
+                order_value,
+                work,
+                ranked,
+            )
         incomplete = False
         if orders:
             # FreqtradeKernel._fill_freqtrade

@@ -190,6 +190,101 @@ def plan_into(
     return count
 
 
+FAST_EXIT_MAX_FEE = 0.1  # nothing_to_trade's bound assumes fee * sum(goals) <= 0.2
+FAST_EXIT_MAX_GOAL_SUM = 2.0
+FAST_EXIT_MARGIN = 1e-9  # relative; every float error the proof below meets is < 1e-12 of its scale
+
+
+@njit(**JIT_OPTIONS)
+def fast_exit_drift(
+    goal: np.ndarray, min_orders: np.ndarray, steps: np.ndarray, fee: float
+) -> tuple[float, float]:  # pragma: no cover - compiled
+    """:func:`nothing_to_trade`'s bound on how far the fee iterations move the plan's total:
+    ``drift = fixed + per_total * total`` (``fixed = fee * sum(min_orders) * (1 + 1e-9) / (1 - fee *
+    G)``, ``per_total = 1e-9 / (1 - fee * G)``, ``G`` the coins' goals summed), where the bound
+    applies to a run: every coin's goal finite and >= 0 and summing to <= 2, every minimum order
+    finite and > 0, every lot finite and >= 0, 0 <= fee <= 0.1. Else (-1.0, 0.0): the pre-check is
+    off, every plan runs :func:`plan_into`."""
+    n = min_orders.shape[0]
+    if not (0.0 <= fee <= FAST_EXIT_MAX_FEE):
+        return -1.0, 0.0
+    goal_sum = 0.0
+    floors = 0.0
+    for i in range(n):
+        if not (0.0 <= goal[i] < np.inf and 0.0 < min_orders[i] < np.inf and 0.0 <= steps[i] < np.inf):
+            return -1.0, 0.0
+        goal_sum += goal[i]
+        floors += min_orders[i]
+    if not (goal_sum <= FAST_EXIT_MAX_GOAL_SUM and floors < np.inf):
+        return -1.0, 0.0
+    damping = 1.0 - fee * goal_sum
+    return fee * (floors * (1.0 + FAST_EXIT_MARGIN)) / damping, FAST_EXIT_MARGIN / damping
+
+
+@njit(**JIT_OPTIONS)
+def nothing_to_trade(
+    amounts: np.ndarray,
+    prices: np.ndarray,
+    values: np.ndarray,
+    held: float,
+    cash: float,
+    goal: np.ndarray,
+    min_orders: np.ndarray,
+    steps: np.ndarray,
+    fixed: float,
+    per_total: float,
+) -> bool:  # pragma: no cover - compiled
+    """True only where :func:`plan_into` on the same state returns no order (False: not proven, run
+    it): a bound, without the fee iterations, on every coin's ``|delta|`` under its minimum order.
+    ``values``: ``amounts * prices`` (the plan's values, bit for bit), ``held``: ``np_sum(values)``
+    (the plan's total is ``held + cash``); ``fixed``, ``per_total``: :func:`fast_exit_drift` (``fixed
+    < 0``: never proven).
+
+    Why no order is possible when it returns True (reals; eps = 2**-53; the checks here and in
+    fast_exit_drift make ``prices > 0``, ``amounts >= 0``, ``cash >= 0``, the total finite,
+    0 <= fee <= 0.1, goals >= 0 summing to G <= 2, minimum orders ``mo > 0``, lots ``step >= 0``):
+
+    * the plan's total ``T = np_sum(values) + cash`` is computed here by the same operations, and
+      its first deltas ``d0 = goal * T - values`` too; each is checked under its ``mo``, so their
+      magnitudes sum to ``C < sum(mo)``. Each fee iteration sets ``net = T - fee * S`` with ``S``
+      the sum of the last ``|delta|``, so ``0 <= D := T - net`` (fee, S >= 0) and ``delta = goal *
+      net - values`` differs from ``d0`` by ``goal * D`` plus rounding (< 1e-12 * T for n <= 128).
+      Then ``S <= C + G * D + 1e-12 * T`` and ``D' <= fee * (C + G * D) + 2e-12 * T``; from
+      ``D = 0`` every iteration keeps ``D <= (fee * C + 2e-12 * T) / (1 - fee * G)``, below
+      ``drift`` here (``sum(mo) * (1 + 1e-9)`` for C, ``1e-9`` for 2e-12, fee * G <= 0.2). So every
+      final ``|delta| <= |d0| + goal * drift + 1e-12 * T``.
+    * a buy needs ``delta * scale >= mo`` with ``0 <= scale <= 1`` (fund_buys' scale and shares are
+      ``min(1, .)`` of non-negative or NaN quotients, NaN giving 1), so ``delta >= mo``; an unfunded
+      buy's stake 0 is below ``mo > 0``.
+    * a sale's value is at most ``|delta| * (1 + 8 eps) + 2.01e-9 * step * price + 3.2 eps * mo``:
+      with a zero goal it is ``values = |delta|``; else the amount is at most
+      ``floor(|delta| / price / step + 1e-9) * step`` (the first ``1e-9`` lot), and where the
+      remainder under ``mo`` makes it ``floor((held - mo / price) / step + 1e-9) * step``, that
+      remainder ``(held - amount) * price < mo`` bounds ``held * price - mo`` by the first amount's
+      value (a second ``1e-9`` lot, ``eps * mo`` terms).
+    * the test below adds ``1e-9 * (T + mo) + 4e-9 * step * price`` to ``|d0| + goal * drift``, all
+      terms >= 0, evaluated with a relative error < 16 eps: where it is under ``mo``, every
+      ``|delta|`` and every sale's value is under ``mo`` as a real number, so the float comparisons
+      of :func:`plan_into` (``value < mo``, ``stake < mo``) skip every coin: no order.
+    """
+    total = held + cash
+    if not (fixed >= 0.0 and cash >= 0.0 and total < np.inf):
+        return False
+    drift = fixed + per_total * total
+    base = FAST_EXIT_MARGIN * total
+    for i in range(amounts.shape[0]):
+        mo = min_orders[i]
+        bound = (
+            abs(goal[i] * total - values[i])
+            + goal[i] * drift
+            + (base + FAST_EXIT_MARGIN * mo)
+            + 4.0 * FAST_EXIT_MARGIN * steps[i] * prices[i]
+        )
+        if not (bound < mo and prices[i] > 0.0 and amounts[i] >= 0.0):
+            return False
+    return True
+
+
 # ------------------------------------------------------------------------------------------ the run
 
 
