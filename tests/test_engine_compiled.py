@@ -431,17 +431,19 @@ def test_nothing_to_trade_only_where_the_plan_has_no_order(case, buys_only):
     amounts, prices, cash, goal, cash_w, min_orders, steps, fee = case
     n = len(amounts)
     values = amounts * prices
-    fixed, per_total = cp.fast_exit_drift(goal, min_orders, steps, fee)
+    bounds = cp.fast_exit_bounds(goal, min_orders, steps, fee, cash_w)
     if not cp.nothing_to_trade(
-        amounts, prices, values, cx.np_sum(values), cash, goal, min_orders, steps, fixed, per_total
+        amounts, prices, values, cx.np_sum(values), cash, goal, min_orders, steps, bounds
     ):
         return
-    assert (fixed >= 0) and (min_orders > 0).all()
+    assert bounds[0] >= 0 and (min_orders > 0).all()
     total = float(values.sum()) + cash  # the planner's deltas: hypothesis drives them to the minimums
     deltas = goal * total - values
     for _ in range(FEE_ITERATIONS):
         deltas = goal * (total - fee * float(np.abs(deltas).sum())) - values
-    target(float(np.max(np.abs(deltas) / min_orders)), label="largest |delta| / minimum order proved")
+    target(float(np.max(-deltas / min_orders)), label="largest sale delta / minimum order proved")
+    if cash >= min_orders.min():  # not the cash-limited proof: the buys' own bound
+        target(float(np.max(deltas / min_orders)), label="largest buy delta / minimum order proved")
     sells, buys = E.fast_plan(
         amounts, prices, cash, goal, cash_w, min_orders.tolist(), steps.tolist(), fee, buys_only=buys_only
     )
@@ -457,7 +459,8 @@ def test_nothing_to_trade_only_where_the_plan_has_no_order(case, buys_only):
 
 def test_nothing_to_trade_proves_the_common_case():
     """20 coins a few USDT off their goals of 50 USDT, the minimum order 5.83: nothing to trade, proved
-    without the planner; one coin a minimum order off: not proved (the planner runs)."""
+    without the planner; one coin a minimum order over its goal: not proved (the planner runs); one
+    a minimum order under it: proved where the cash cannot pay a minimum order, not where it can."""
     n = 20
     goal = np.full(n, 0.05)
     prices = np.linspace(0.5, 60_000, n)
@@ -466,17 +469,20 @@ def test_nothing_to_trade_proves_the_common_case():
     off = np.resize([3.0, -3.0], n)
     amounts = (50.0 + off) / prices
     values = amounts * prices
-    fixed, per_total = cp.fast_exit_drift(goal, min_orders, steps, 0.001)
+    bounds = cp.fast_exit_bounds(goal, min_orders, steps, 0.001, 0.0)
     held = cx.np_sum(values)
-    assert cp.nothing_to_trade(amounts, prices, values, held, 1.0, goal, min_orders, steps, fixed, per_total)
-    amounts[3] = 44.0 / prices[3]
+    assert cp.nothing_to_trade(amounts, prices, values, held, 1.0, goal, min_orders, steps, bounds)
+    amounts[3] = 58.0 / prices[3]  # a sale of more than a minimum order
     values = amounts * prices
     held = cx.np_sum(values)
-    assert not cp.nothing_to_trade(
-        amounts, prices, values, held, 1.0, goal, min_orders, steps, fixed, per_total
-    )
-    assert cp.fast_exit_drift(goal, np.zeros(n), steps, 0.001)[0] < 0  # a zero minimum order: off
-    assert cp.fast_exit_drift(goal, min_orders, steps, 0.2)[0] < 0  # a fee beyond the bound's: off
+    assert not cp.nothing_to_trade(amounts, prices, values, held, 1.0, goal, min_orders, steps, bounds)
+    amounts[3] = 42.0 / prices[3]  # a buy of more than a minimum order: not with 1 USDT of cash, with 10
+    values = amounts * prices
+    held = cx.np_sum(values)
+    assert cp.nothing_to_trade(amounts, prices, values, held, 1.0, goal, min_orders, steps, bounds)
+    assert not cp.nothing_to_trade(amounts, prices, values, held, 10.0, goal, min_orders, steps, bounds)
+    assert cp.fast_exit_bounds(goal, np.zeros(n), steps, 0.001, 0.0)[0] < 0  # a zero minimum order: off
+    assert cp.fast_exit_bounds(goal, min_orders, steps, 0.2, 0.0)[0] < 0  # a fee beyond the bound's: off
 
 
 @st.composite

@@ -28,7 +28,7 @@ from freqtrade_smartfolio.portfolio.engine.compiled_exact import (
 )
 from freqtrade_smartfolio.portfolio.engine.compiled_planner import (
     book_cash,
-    fast_exit_drift,
+    fast_exit_bounds,
     free_stake,
     min_stake,
     nothing_to_trade,
@@ -93,8 +93,7 @@ def _next_plan(
     last_tick: int,
     min_orders: np.ndarray,
     steps: np.ndarray,
-    fixed: float,
-    per_total: float,
+    bounds: np.ndarray,
 ) -> int:  # pragma: no cover - compiled
     """compiled.band_scan (lag 1, its arithmetic) that passes over the bars whose plan would be a
     threshold plan with no order: the first bar in ``first..stop-1`` out of band whose plan is an
@@ -120,16 +119,14 @@ def _next_plan(
             out = True
         if not out:
             continue
-        if not fixed >= 0.0:
+        if not bounds[0] >= 0.0:
             return r
         held = np_sum(values)
         if held <= 0:  # an initial plan
             return r
         if interval_ns >= 0 and (not have_tick or dates[row] + tf_ns - last_tick >= interval_ns):
             return r  # a scheduled plan: it moves the schedule's clock
-        if not nothing_to_trade(
-            amounts, close[row], values, held, cash, goal, min_orders, steps, fixed, per_total
-        ):
+        if not nothing_to_trade(amounts, close[row], values, held, cash, goal, min_orders, steps, bounds):
             return r
     return -1
 
@@ -192,7 +189,7 @@ def freqtrade_kernel(
     ranked = np.empty(n, dtype=np.int64)
     held_values = np.empty(n)
     values = np.empty(n)  # the fast exit's scratch
-    fixed, per_total = fast_exit_drift(coin_goal, min_orders, steps, fee)  # fixed < 0: no fast exit
+    bounds = fast_exit_bounds(coin_goal, min_orders, steps, fee, target_cash)  # bounds[0] < 0: no fast exit
     cap = 64
     ev = np.empty((cap, 4), dtype=np.int64)  # bar, kind, incomplete, traded
     ev_amounts = np.empty((cap, n))
@@ -256,8 +253,7 @@ def freqtrade_kernel(
                                 last_tick,
                                 min_orders,
                                 steps,
-                                fixed,
-                                per_total,
+                                bounds,
                             )
                         found = hit if hit >= 0 else (schedule_row if schedule_row < bars else -1)
             r = found
@@ -283,7 +279,7 @@ def freqtrade_kernel(
         for i in range(n):
             values[i] = amount[i] * prices[i]
         if nothing_to_trade(
-            amount, prices, values, np_sum(values), seen, coin_goal, min_orders, steps, fixed, per_total
+            amount, prices, values, np_sum(values), seen, coin_goal, min_orders, steps, bounds
         ):
             orders = 0  # plan_into would return no order (its proof)
         else:
