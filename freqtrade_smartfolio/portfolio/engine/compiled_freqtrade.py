@@ -94,25 +94,24 @@ def _next_plan(
     min_orders: np.ndarray,
     steps: np.ndarray,
     bounds: np.ndarray,
-) -> int:  # pragma: no cover - compiled
+) -> tuple[int, bool]:  # pragma: no cover - compiled
     """compiled.band_scan (lag 1, its arithmetic) that passes over the bars whose plan would be a
     threshold plan with no order: the first bar in ``first..stop-1`` out of band whose plan is an
-    initial or a scheduled one, or that :func:`compiled_planner.nothing_to_trade` does not prove
-    empty, else -1. Such a plan changes nothing in :func:`freqtrade_kernel` (no order: no event, the
-    schedule's clock kept; the next scan starts at the next bar, against the same stop), so going on
-    to the next bar here is the same run. ``values``: scratch, the coins' values at the bar's close."""
+    initial or a scheduled one (with False), or that :func:`compiled_planner.nothing_to_trade` does
+    not prove empty (with True: the kernel need not ask again), else (-1, False). Such a plan
+    changes nothing in :func:`freqtrade_kernel` (no order: no event, the schedule's clock kept; the
+    next scan starts at the next bar, against the same stop), so going on to the next bar here is
+    the same run. ``values``: scratch, the coins' values at the bar's close."""
     n = amounts.shape[0]
     for r in range(first, stop):
         row = r - 1
         total = 0.0
         for i in range(n):
-            v = close[row, i] * amounts[i]
-            values[i] = v
-            total += v
+            total += close[row, i] * amounts[i]
         total += cash
         out = False
         for i in range(n):
-            if abs(values[i] / total - goal[i]) - width[i] > EXCESS_TOLERANCE:
+            if abs(close[row, i] * amounts[i] / total - goal[i]) - width[i] > EXCESS_TOLERANCE:
                 out = True
                 break
         if not out and abs(cash / total - goal[n]) - width[n] > EXCESS_TOLERANCE:
@@ -120,15 +119,17 @@ def _next_plan(
         if not out:
             continue
         if not bounds[0] >= 0.0:
-            return r
+            return r, False
+        for i in range(n):
+            values[i] = close[row, i] * amounts[i]
         held = np_sum(values)
         if held <= 0:  # an initial plan
-            return r
+            return r, False
         if interval_ns >= 0 and (not have_tick or dates[row] + tf_ns - last_tick >= interval_ns):
-            return r  # a scheduled plan: it moves the schedule's clock
+            return r, False  # a scheduled plan: it moves the schedule's clock
         if not nothing_to_trade(amounts, close[row], values, held, cash, goal, min_orders, steps, bounds):
-            return r
-    return -1
+            return r, True
+    return -1, False
 
 
 @njit(**JIT_OPTIONS)
@@ -187,8 +188,7 @@ def freqtrade_kernel(
     sequence = np.empty(opened.shape[0] + n, dtype=np.int64)
     work = np.empty((4, n))  # plan_into's scratch, kept from plan to plan
     ranked = np.empty(n, dtype=np.int64)
-    held_values = np.empty(n)
-    values = np.empty(n)  # the fast exit's scratch
+    values = np.empty(n)  # the coins' values at a plan's prices
     bounds = fast_exit_bounds(coin_goal, min_orders, steps, fee, target_cash)  # bounds[0] < 0: no fast exit
     cap = 64
     ev = np.empty((cap, 4), dtype=np.int64)  # bar, kind, incomplete, traded
@@ -209,6 +209,7 @@ def freqtrade_kernel(
     incomplete = False
     r = 1
     while r <= last:
+        unproved = False  # nothing_to_trade already False for this plan's state
         if not incomplete:
             if hold and count > 0:
                 break
@@ -237,7 +238,7 @@ def freqtrade_kernel(
                         stop = min(bars, schedule_row)
                         hit = -1
                         if first < stop:
-                            hit = _next_plan(
+                            hit, unproved = _next_plan(
                                 close_r,
                                 first,
                                 stop,
@@ -261,13 +262,14 @@ def freqtrade_kernel(
                 break
         prices = close_r[r - 1]
         plan_time = dates[r - 1] + tf_ns
+        for i in range(n):
+            values[i] = amount[i] * prices[i]
+        held = np_sum(values)
         if incomplete:  # plan.completion_trigger: a coin over its band again needs a sale
             over = banded and coin_over_band(prices, amount, seen, goal, width)
             kind = KIND_THRESHOLD if over else KIND_COMPLETION
         else:
-            for i in range(n):
-                held_values[i] = amount[i] * prices[i]
-            if np_sum(held_values) <= 0:
+            if held <= 0:
                 kind = KIND_INITIAL
             elif interval_ns >= 0 and (not have_tick or plan_time - last_tick >= interval_ns):
                 kind = KIND_SCHEDULE
@@ -276,10 +278,8 @@ def freqtrade_kernel(
             if kind != KIND_THRESHOLD:  # INITIAL or SCHEDULE: the schedule's clock
                 last_tick = plan_time
                 have_tick = True
-        for i in range(n):
-            values[i] = amount[i] * prices[i]
-        if nothing_to_trade(
-            amount, prices, values, np_sum(values), seen, coin_goal, min_orders, steps, bounds
+        if not unproved and nothing_to_trade(
+            amount, prices, values, held, seen, coin_goal, min_orders, steps, bounds
         ):
             orders = 0  # plan_into would return no order (its proof)
         else:
