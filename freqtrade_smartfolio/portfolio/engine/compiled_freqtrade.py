@@ -278,8 +278,10 @@ def freqtrade_kernel(
             if kind != KIND_THRESHOLD:  # INITIAL or SCHEDULE: the schedule's clock
                 last_tick = plan_time
                 have_tick = True
-        if not unproved and nothing_to_trade(
-            amount, prices, values, held, seen, coin_goal, min_orders, steps, bounds
+        if (
+            kind == KIND_THRESHOLD
+            and not unproved
+            and nothing_to_trade(amount, prices, values, held, seen, coin_goal, min_orders, steps, bounds)
         ):
             orders = 0  # plan_into would return no order (its proof)
         else:

@@ -286,6 +286,7 @@ def nothing_to_trade(
     per_total = bounds[1]
     drift = bounds[0] + per_total * total  # where every |d0| < mo
     base = FAST_EXIT_MARGIN * total
+    cash_limited = bounds[3] >= 0.0 and cash * (1.0 + FAST_EXIT_MARGIN) < bounds[3]
     spread = 0.0  # C: the first deltas' magnitudes
     buys = False  # a first delta reaches its minimum order
     for i in range(amounts.shape[0]):
@@ -295,12 +296,12 @@ def nothing_to_trade(
         if not ((-d + goal[i] * drift) + pad < mo and prices[i] > 0.0 and amounts[i] >= 0.0):
             return False  # a sale may reach its minimum order (or drift is not this state's bound)
         if not d < mo:
+            if not cash_limited:
+                return False  # a buy may reach its minimum order
             buys = True
         spread += abs(d)
     if not buys:
         return True  # every |d0| < mo: drift bounds the fee iterations, no sale, no buy
-    if not (bounds[3] >= 0.0 and cash * (1.0 + FAST_EXIT_MARGIN) < bounds[3]):
-        return False
     drift = bounds[2] * spread + per_total * total  # the cash-limited case: C as computed
     for i in range(amounts.shape[0]):
         mo = min_orders[i]
