@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, assume, example, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings, target
 from hypothesis import strategies as st
 
 from freqtrade_smartfolio.portfolio import engine as E
@@ -23,7 +23,7 @@ from freqtrade_smartfolio.portfolio.engine import fills as F
 from freqtrade_smartfolio.portfolio.engine.api import _result
 from freqtrade_smartfolio.portfolio.engine.settings import Settings
 from freqtrade_smartfolio.portfolio.lots import truncate_to_step
-from freqtrade_smartfolio.portfolio.plan import CoinRules, RebalanceRule
+from freqtrade_smartfolio.portfolio.plan import FEE_ITERATIONS, CoinRules, RebalanceRule
 from freqtrade_smartfolio.portfolio.targets import Targets
 
 
@@ -480,3 +480,147 @@ def test_backtest_price_ticks_equal_the_pandas_reference(values, tz):
         ours = E.backtest_price_ticks(index, ohlc)
         theirs = backtest_price_ticks_reference(index, ohlc)
     assert np.array_equal(ours, theirs, equal_nan=True)
+
+
+@st.composite
+def near_minimum_states(draw):
+    """Plan states whose deltas lie around the minimum orders (where the pre-check's bound is tight):
+    values at the goals off by up to 1.3 minimum orders, a few lots, the cash small or large."""
+    n = draw(st.integers(1, 24))
+    weights = np.array(draw(st.lists(st.floats(0.0, 1.0), min_size=n, max_size=n)))
+    if weights.sum() == 0:
+        weights[0] = 1.0
+    cash_w = draw(st.sampled_from([0.0, 0.0, 0.1]))
+    weights = weights / weights.sum() * (1 - cash_w)
+    total = draw(st.sampled_from([20.0, 100.0, 1000.0, 5000.0]))
+    min_order = draw(st.sampled_from([1.0, 5.0, 5.8333333333, 50.0]))
+    min_orders = np.full(n, min_order)
+    if draw(st.booleans()):
+        min_orders = min_orders * np.array(draw(st.lists(st.floats(0.5, 2.0), min_size=n, max_size=n)))
+    off = np.array(draw(st.lists(st.floats(-1.3, 1.3), min_size=n, max_size=n))) * min_orders
+    prices = np.array(draw(st.lists(st.floats(0.001, 50_000), min_size=n, max_size=n)))
+    steps = np.array([draw(st.sampled_from([0.0, 1e-8, 1e-5, 0.001, 0.1, 1.0])) for _ in range(n)])
+    values = np.maximum(weights * total + off, 0.0)
+    amounts = np.array([E.on_grid(v / p, s) for v, p, s in zip(values, prices, steps, strict=True)])
+    cash = max(total * cash_w + draw(st.floats(-1.0, 1.0)) * min_order, 0.0)
+    fee = draw(st.sampled_from([0.0, 0.001, 0.0075, 0.05]))
+    return amounts, prices, cash, weights, cash_w, min_orders, steps, fee
+
+
+@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(near_minimum_states(), plan_states()), st.booleans())
+@example(  # every delta just under its minimum order
+    (
+        np.array([0.0199, 0.0201]),
+        np.array([100.0, 100.0]),
+        0.0,
+        np.array([0.5, 0.5]),
+        0.0,
+        np.array([0.011, 0.011]),
+        np.array([0.0001, 0.0001]),
+        0.001,
+    ),
+    False,
+)
+def test_nothing_to_trade_only_where_the_plan_has_no_order(case, buys_only):
+    """compiled_planner.nothing_to_trade (the freqtrade kernel's pre-check that skips the planner) is
+    True only where the planner, Python's and the compiled one, returns no order."""
+    amounts, prices, cash, goal, cash_w, min_orders, steps, fee = case
+    n = len(amounts)
+    values = amounts * prices
+    bounds = cp.fast_exit_bounds(goal, min_orders, steps, fee, cash_w)
+    if not cp.nothing_to_trade(
+        amounts, prices, values, cx.np_sum(values), cash, goal, min_orders, steps, bounds
+    ):
+        return
+    assert bounds[0] >= 0 and (min_orders > 0).all()
+    total = float(values.sum()) + cash  # the planner's deltas: hypothesis drives them to the minimums
+    deltas = goal * total - values
+    for _ in range(FEE_ITERATIONS):
+        deltas = goal * (total - fee * float(np.abs(deltas).sum())) - values
+    target(float(np.max(-deltas / min_orders)), label="largest sale delta / minimum order proved")
+    if cash >= min_orders.min():  # not the cash-limited proof: the buys' own bound
+        target(float(np.max(deltas / min_orders)), label="largest buy delta / minimum order proved")
+    sells, buys = E.fast_plan(
+        amounts, prices, cash, goal, cash_w, min_orders.tolist(), steps.tolist(), fee, buys_only=buys_only
+    )
+    assert sells == [] and buys == []
+    side, amount, value = np.zeros(n, dtype=np.int64), np.zeros(n), np.zeros(n)
+    assert (
+        cp.fast_plan(
+            amounts, prices, cash, goal, cash_w, min_orders, steps, fee, buys_only, side, amount, value
+        )
+        == 0
+    )
+
+
+def test_nothing_to_trade_proves_the_common_case():
+    """20 coins a few USDT off their goals of 50 USDT, the minimum order 5.83: nothing to trade, proved
+    without the planner; one coin a minimum order over its goal: not proved (the planner runs); one
+    a minimum order under it: proved where the cash cannot pay a minimum order, not where it can."""
+    n = 20
+    goal = np.full(n, 0.05)
+    prices = np.linspace(0.5, 60_000, n)
+    steps = np.full(n, 1e-5)
+    min_orders = np.full(n, 5.8333333333)
+    off = np.resize([3.0, -3.0], n)
+    amounts = (50.0 + off) / prices
+    values = amounts * prices
+    bounds = cp.fast_exit_bounds(goal, min_orders, steps, 0.001, 0.0)
+    held = cx.np_sum(values)
+    assert cp.nothing_to_trade(amounts, prices, values, held, 1.0, goal, min_orders, steps, bounds)
+    amounts[3] = 58.0 / prices[3]  # a sale of more than a minimum order
+    values = amounts * prices
+    held = cx.np_sum(values)
+    assert not cp.nothing_to_trade(amounts, prices, values, held, 1.0, goal, min_orders, steps, bounds)
+    amounts[3] = 42.0 / prices[3]  # a buy of more than a minimum order: not with 1 USDT of cash, with 10
+    values = amounts * prices
+    held = cx.np_sum(values)
+    assert cp.nothing_to_trade(amounts, prices, values, held, 1.0, goal, min_orders, steps, bounds)
+    assert not cp.nothing_to_trade(amounts, prices, values, held, 10.0, goal, min_orders, steps, bounds)
+    assert cp.fast_exit_bounds(goal, np.zeros(n), steps, 0.001, 0.0)[0] < 0  # a zero minimum order: off
+    assert cp.fast_exit_bounds(goal, min_orders, steps, 0.2, 0.0)[0] < 0  # a fee beyond the bound's: off
+
+
+@st.composite
+def near_minimum_markets(draw):
+    """freqtrade_cases where the orders are about the minimum order: many coins, a small investment,
+    narrow bands (most plans end with nothing to trade, and the kernel's pre-check skips them)."""
+    coins = draw(st.integers(2, 16))
+    bars = draw(st.integers(3, 300))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    vol = draw(st.sampled_from([0.003, 0.01, 0.03]))
+    base = draw(st.sampled_from([0.01, 1.0, 100.0, 30_000.0]))
+    closes = base * np.exp(np.cumsum(rng.normal(0, vol, size=(bars, coins)), axis=0))
+    opens = closes * np.exp(rng.normal(0, vol / 3, size=(bars, coins)))
+    highs = np.maximum(opens, closes) * (1 + np.abs(rng.normal(0, vol / 2, size=(bars, coins))))
+    lows = np.minimum(opens, closes) * (1 - np.abs(rng.normal(0, vol / 2, size=(bars, coins))))
+    raw = np.array(draw(st.lists(st.integers(1, 20), min_size=coins, max_size=coins)), dtype=float)
+    cash = draw(st.sampled_from([0.0, 0.0, 0.1]))
+    targets = Targets(
+        tuple(f"C{i}" for i in range(coins)), tuple((raw / raw.sum() * (1 - cash)).tolist()), cash
+    )
+    threshold = draw(st.floats(0.002, 0.1))
+    interval = draw(st.sampled_from([None, None, 60, 1440]))
+    rule = RebalanceRule(threshold=threshold, relative=draw(st.booleans()), interval_minutes=interval)
+    decimals = [draw(st.integers(0, 8)) for _ in range(coins)]
+    ticks = [draw(st.sampled_from([0.0, 10.0 ** -max(0, 6 - round(math.log10(base)))])) for _ in range(coins)]
+    min_order = draw(st.sampled_from([1.0, 5.0, 5.8333333333]))
+    rules = [CoinRules(min_order=min_order, step=float(f"1e-{d}")) for d in decimals]
+    exchange = [
+        E.ExchangeRules(tick=t, min_cost=draw(st.sampled_from([0.0, 5.0])), min_amount=r.step)
+        for t, r in zip(ticks, rules, strict=True)
+    ]
+    investment = draw(st.sampled_from([50.0, 200.0, 1000.0, 3000.0]))
+    fee = draw(st.sampled_from([0.0, 0.001, 0.0075]))
+    dates = (np.arange(bars, dtype=np.int64) * 60 + 28_401_120) * E.NS_PER_MINUTE
+    market = E.Market(targets.coins, dates, opens, closes, 60.0, high=highs, low=lows)
+    return market, targets, rule, rules, exchange, fee, investment
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(near_minimum_markets(), st.booleans(), st.booleans())
+def test_compiled_freqtrade_mode_near_the_minimum_orders_equals_the_python_kernel(case, record, hold):
+    """The kernel's pre-check (no planner where nothing can reach a minimum order) changes no result:
+    the compiled loop against the Python loop, which plans at every bar out of band."""
+    test_compiled_freqtrade_mode_equals_the_python_kernel.hypothesis.inner_test(case, record, hold)

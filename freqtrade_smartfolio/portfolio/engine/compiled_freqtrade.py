@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit
 
 from freqtrade_smartfolio.portfolio.engine import jit_cache  # noqa: F401 - cache keyed on every compiled module
-from freqtrade_smartfolio.portfolio.engine.compiled import band_scan, coin_over_band
+from freqtrade_smartfolio.portfolio.engine.compiled import EXCESS_TOLERANCE, coin_over_band
 from freqtrade_smartfolio.portfolio.engine.compiled_exact import (
     JIT_OPTIONS,
     np_sum,
@@ -28,8 +28,10 @@ from freqtrade_smartfolio.portfolio.engine.compiled_exact import (
 )
 from freqtrade_smartfolio.portfolio.engine.compiled_planner import (
     book_cash,
+    fast_exit_bounds,
     free_stake,
     min_stake,
+    nothing_to_trade,
     plan_into,
     strategy_cash,
 )
@@ -72,6 +74,62 @@ def _undecided(
     """:func:`freqtrade_kernel`'s answer when a rounding cannot be decided (status 1: the caller runs
     the Python loop)."""
     return 1, ev[:k], ev_amounts[:k], ev_cash[:k], ev_seen[:k], fills[:nf], np.zeros(4), amount, stake
+
+
+@njit(**JIT_OPTIONS)
+def _next_plan(
+    close: np.ndarray,
+    first: int,
+    stop: int,
+    amounts: np.ndarray,
+    cash: float,
+    goal: np.ndarray,
+    width: np.ndarray,
+    values: np.ndarray,
+    dates: np.ndarray,
+    tf_ns: int,
+    interval_ns: int,
+    have_tick: bool,
+    last_tick: int,
+    min_orders: np.ndarray,
+    steps: np.ndarray,
+    bounds: np.ndarray,
+) -> tuple[int, bool]:  # pragma: no cover - compiled
+    """compiled.band_scan (lag 1, its arithmetic) that passes over the bars whose plan would be a
+    threshold plan with no order: the first bar in ``first..stop-1`` out of band whose plan is an
+    initial or a scheduled one (with False), or that :func:`compiled_planner.nothing_to_trade` does
+    not prove empty (with True: the kernel need not ask again), else (-1, False). Such a plan
+    changes nothing in :func:`freqtrade_kernel` (no order: no event, the schedule's clock kept; the
+    next scan starts at the next bar, against the same stop), so going on to the next bar here is
+    the same run. ``values``: scratch, the coins' values at the bar's close."""
+    n = amounts.shape[0]
+    for r in range(first, stop):
+        row = r - 1
+        total = 0.0
+        for i in range(n):
+            total += close[row, i] * amounts[i]
+        total += cash
+        out = False
+        for i in range(n):
+            if abs(close[row, i] * amounts[i] / total - goal[i]) - width[i] > EXCESS_TOLERANCE:
+                out = True
+                break
+        if not out and abs(cash / total - goal[n]) - width[n] > EXCESS_TOLERANCE:
+            out = True
+        if not out:
+            continue
+        if not bounds[0] >= 0.0:
+            return r, False
+        for i in range(n):
+            values[i] = close[row, i] * amounts[i]
+        held = np_sum(values)
+        if held <= 0:  # an initial plan
+            return r, False
+        if interval_ns >= 0 and (not have_tick or dates[row] + tf_ns - last_tick >= interval_ns):
+            return r, False  # a scheduled plan: it moves the schedule's clock
+        if not nothing_to_trade(amounts, close[row], values, held, cash, goal, min_orders, steps, bounds):
+            return r, True
+    return -1, False
 
 
 @njit(**JIT_OPTIONS)
@@ -130,7 +188,8 @@ def freqtrade_kernel(
     sequence = np.empty(opened.shape[0] + n, dtype=np.int64)
     work = np.empty((4, n))  # plan_into's scratch, kept from plan to plan
     ranked = np.empty(n, dtype=np.int64)
-    held_values = np.empty(n)
+    values = np.empty(n)  # the coins' values at a plan's prices
+    bounds = fast_exit_bounds(coin_goal, min_orders, steps, fee, target_cash)  # bounds[0] < 0: no fast exit
     cap = 64
     ev = np.empty((cap, 4), dtype=np.int64)  # bar, kind, incomplete, traded
     ev_amounts = np.empty((cap, n))
@@ -150,6 +209,7 @@ def freqtrade_kernel(
     incomplete = False
     r = 1
     while r <= last:
+        unproved = False  # nothing_to_trade already False for this plan's state
         if not incomplete:
             if hold and count > 0:
                 break
@@ -178,20 +238,38 @@ def freqtrade_kernel(
                         stop = min(bars, schedule_row)
                         hit = -1
                         if first < stop:
-                            hit = band_scan(close_r, first, stop, 1, amount, seen, goal, width)
+                            hit, unproved = _next_plan(
+                                close_r,
+                                first,
+                                stop,
+                                amount,
+                                seen,
+                                goal,
+                                width,
+                                values,
+                                dates,
+                                tf_ns,
+                                interval_ns,
+                                have_tick,
+                                last_tick,
+                                min_orders,
+                                steps,
+                                bounds,
+                            )
                         found = hit if hit >= 0 else (schedule_row if schedule_row < bars else -1)
             r = found
             if r < 0:
                 break
         prices = close_r[r - 1]
         plan_time = dates[r - 1] + tf_ns
+        for i in range(n):
+            values[i] = amount[i] * prices[i]
+        held = np_sum(values)
         if incomplete:  # plan.completion_trigger: a coin over its band again needs a sale
             over = banded and coin_over_band(prices, amount, seen, goal, width)
             kind = KIND_THRESHOLD if over else KIND_COMPLETION
         else:
-            for i in range(n):
-                held_values[i] = amount[i] * prices[i]
-            if np_sum(held_values) <= 0:
+            if held <= 0:
                 kind = KIND_INITIAL
             elif interval_ns >= 0 and (not have_tick or plan_time - last_tick >= interval_ns):
                 kind = KIND_SCHEDULE
@@ -200,22 +278,29 @@ def freqtrade_kernel(
             if kind != KIND_THRESHOLD:  # INITIAL or SCHEDULE: the schedule's clock
                 last_tick = plan_time
                 have_tick = True
-        orders = plan_into(
-            amount,  # read only: the plan changes no holdings
-            prices,
-            seen,
-            coin_goal,
-            target_cash,
-            min_orders,
-            steps,
-            fee,
-            kind == KIND_COMPLETION,
-            side,
-            order_amount,
-            order_value,
-            work,
-            ranked,
-        )
+        if (
+            kind == KIND_THRESHOLD
+            and not unproved
+            and nothing_to_trade(amount, prices, values, held, seen, coin_goal, min_orders, steps, bounds)
+        ):
+            orders = 0  # plan_into would return no order (its proof)
+        else:
+            orders = plan_into(
+                amount,  # read only: the plan changes no holdings
+                prices,
+                seen,
+                coin_goal,
+                target_cash,
+                min_orders,
+                steps,
+                fee,
+                kind == KIND_COMPLETION,
+                side,
+                order_amount,
+                order_value,
+                work,
+                ranked,
+            )
         incomplete = False
         if orders:
             # FreqtradeKernel._fill_freqtrade

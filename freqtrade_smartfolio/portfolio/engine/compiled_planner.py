@@ -190,6 +190,128 @@ def plan_into(
     return count
 
 
+FAST_EXIT_MAX_FEE = 0.1  # nothing_to_trade's bound assumes fee * sum(goals) <= 0.2
+FAST_EXIT_MAX_GOAL_SUM = 2.0
+FAST_EXIT_MARGIN = 1e-9  # relative; every float error the proof below meets is < 1e-12 of its scale
+
+
+@njit(**JIT_OPTIONS)
+def fast_exit_bounds(
+    goal: np.ndarray, min_orders: np.ndarray, steps: np.ndarray, fee: float, target_cash: float
+) -> np.ndarray:  # pragma: no cover - compiled
+    """The constants of :func:`nothing_to_trade`'s bounds on a run: ``[fixed, per_total, per_spread,
+    cash_cap]``. How far the fee iterations move the plan's total is at most ``fixed + per_total *
+    total`` where every first delta is under its minimum order (``fixed = fee * sum(min_orders) *
+    (1 + 1e-9) / (1 - fee * G)``, ``per_total = 1e-9 / (1 - fee * G)``, ``G`` the coins' goals
+    summed), else ``per_spread * sum(|first deltas|) + per_total * total`` (``per_spread = fee *
+    (1 + 1e-9) / (1 - fee * G)``); ``cash_cap``: the smallest minimum order where the cash reserve
+    is >= 0 (``target_cash >= 0``), else -1 (no cash-limited proof). The bounds apply to a run where
+    every coin's goal is finite and >= 0 and they sum to <= 2, every minimum order is finite and
+    > 0, every lot finite and >= 0, 0 <= fee <= 0.1; else ``fixed`` is -1: the pre-check is off,
+    every plan runs :func:`plan_into`."""
+    n = min_orders.shape[0]
+    off = np.array([-1.0, 0.0, 0.0, -1.0])
+    if not (0.0 <= fee <= FAST_EXIT_MAX_FEE):
+        return off
+    goal_sum = 0.0
+    floors = 0.0
+    smallest = np.inf
+    for i in range(n):
+        if not (0.0 <= goal[i] < np.inf and 0.0 < min_orders[i] < np.inf and 0.0 <= steps[i] < np.inf):
+            return off
+        goal_sum += goal[i]
+        floors += min_orders[i]
+        smallest = py_min(smallest, min_orders[i])
+    if not (goal_sum <= FAST_EXIT_MAX_GOAL_SUM and floors < np.inf):
+        return off
+    damping = 1.0 - fee * goal_sum
+    per_spread = fee * (1.0 + FAST_EXIT_MARGIN) / damping
+    cash_cap = smallest if 0.0 <= target_cash < np.inf and n > 0 else -1.0
+    return np.array([per_spread * floors, FAST_EXIT_MARGIN / damping, per_spread, cash_cap])
+
+
+@njit(**JIT_OPTIONS)
+def nothing_to_trade(
+    amounts: np.ndarray,
+    prices: np.ndarray,
+    values: np.ndarray,
+    held: float,
+    cash: float,
+    goal: np.ndarray,
+    min_orders: np.ndarray,
+    steps: np.ndarray,
+    bounds: np.ndarray,
+) -> bool:  # pragma: no cover - compiled
+    """True only where :func:`plan_into` on the same state (its ``target_cash`` the one given to
+    :func:`fast_exit_bounds`) returns no order (False: not proven, run it): bounds, without the fee
+    iterations, on every coin's sale and buy. ``values``: ``amounts * prices`` (the plan's values,
+    bit for bit), ``held``: ``np_sum(values)`` (the plan's total is ``held + cash``); ``bounds``:
+    :func:`fast_exit_bounds` (``bounds[0] < 0``: never proven).
+
+    Why no order is possible when it returns True (reals; eps = 2**-53; the checks here and in
+    fast_exit_bounds make ``prices > 0``, ``amounts >= 0``, ``cash >= 0``, the total finite,
+    0 <= fee <= 0.1, goals >= 0 summing to G <= 2, minimum orders ``mo > 0``, lots ``step >= 0``):
+
+    * the plan's total ``T = np_sum(values) + cash`` is computed here by the same operations, and
+      its first deltas ``d0 = goal * T - values`` too. Each fee iteration sets ``net = T - fee * S``
+      with ``S`` the sum of the last ``|delta|``, so ``net <= T`` (fee, S >= 0): every final
+      ``delta = goal * net - values <= d0`` (float operations are monotone), and ``D := T - net``
+      moves it by ``goal * D`` plus rounding (< 1e-12 * T for n <= 128). With ``C = sum |d0|``,
+      ``S <= C + G * D + 1e-12 * T`` and ``D' <= fee * (C + G * D) + 2e-12 * T``; from ``D = 0``
+      every iteration keeps ``D <= (fee * C + 2e-12 * T) / (1 - fee * G)``, below ``drift`` here
+      (``C`` bounded by ``sum(mo) * (1 + 1e-9)`` where every ``|d0| < mo``, else by the computed
+      sum times ``1 + 1e-9``; ``1e-9`` for 2e-12; fee * G <= 0.2). So ``-delta <= -d0 + goal *
+      drift + 1e-12 * T``.
+    * a sale's value is at most ``-delta * (1 + 8 eps) + 2.01e-9 * step * price + 3.2 eps * mo``:
+      with a zero goal it is ``values = -delta``; else the amount is at most
+      ``floor(-delta / price / step + 1e-9) * step`` (the first ``1e-9`` lot), and where the
+      remainder under ``mo`` makes it ``floor((held - mo / price) / step + 1e-9) * step``, that
+      remainder ``(held - amount) * price < mo`` bounds ``held * price - mo`` by the first amount's
+      value (a second ``1e-9`` lot, ``eps * mo`` terms). The test adds ``1e-9 * (T + mo) + 4e-9 *
+      step * price`` to ``-d0 + goal * drift``, evaluated with a relative error < 16 eps: under
+      ``mo``, the sale's value is under ``mo`` as a real number and plan_into's ``value < mo``
+      skips it. No sale: no proceeds.
+    * a buy needs ``stake = delta * scale >= mo`` with ``0 <= scale <= 1`` (fund_buys' scale and
+      shares are ``min(1, .)`` of non-negative or NaN quotients, NaN giving 1), so ``d0 >= delta >=
+      mo``; an unfunded buy's stake 0 is below ``mo > 0``. And a stake is at most the spendable cash
+      over ``1 + fee`` (times ``1 + (n + 6) eps``): the scale (or share) is the spendable over the
+      wanted (or the chosen buys') deltas times ``1 + fee``, which include the coin's, or 1 where
+      the spendable covers them. With no sale and a reserve >= 0 (``target_cash >= 0``) the
+      spendable is at most the cash, so ``cash * (1 + 1e-9) < min(mo)`` leaves every stake under
+      its minimum order.
+    """
+    total = held + cash
+    if not (bounds[0] >= 0.0 and cash >= 0.0 and total < np.inf):
+        return False
+    per_total = bounds[1]
+    drift = bounds[0] + per_total * total  # where every |d0| < mo
+    base = FAST_EXIT_MARGIN * total
+    cash_limited = bounds[3] >= 0.0 and cash * (1.0 + FAST_EXIT_MARGIN) < bounds[3]
+    spread = 0.0  # C: the first deltas' magnitudes
+    buys = False  # a first delta reaches its minimum order
+    for i in range(amounts.shape[0]):
+        mo = min_orders[i]
+        d = goal[i] * total - values[i]
+        pad = (base + FAST_EXIT_MARGIN * mo) + 4.0 * FAST_EXIT_MARGIN * steps[i] * prices[i]
+        if not ((-d + goal[i] * drift) + pad < mo and prices[i] > 0.0 and amounts[i] >= 0.0):
+            return False  # a sale may reach its minimum order (or drift is not this state's bound)
+        if not d < mo:
+            if not cash_limited:
+                return False  # a buy may reach its minimum order
+            buys = True
+        spread += abs(d)
+    if not buys:
+        return True  # every |d0| < mo: drift bounds the fee iterations, no sale, no buy
+    drift = bounds[2] * spread + per_total * total  # the cash-limited case: C as computed
+    for i in range(amounts.shape[0]):
+        mo = min_orders[i]
+        d = goal[i] * total - values[i]
+        pad = (base + FAST_EXIT_MARGIN * mo) + 4.0 * FAST_EXIT_MARGIN * steps[i] * prices[i]
+        if not (-d + goal[i] * drift) + pad < mo:
+            return False
+    return True
+
+
 # ------------------------------------------------------------------------------------------ the run
 
 
