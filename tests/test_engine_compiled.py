@@ -276,12 +276,12 @@ def test_compiled_fast_plan_equals_fast_plan(case, buys_only):
     assert sorted((i, amount[i], value[i]) for i in range(n) if side[i] > 0) == sorted(buys)
 
 
-@st.composite
-def freqtrade_cases(draw):
-    coins = draw(st.integers(1, 10))
+def _random_walk_market(draw, coins: int, vols: list[float]):
+    """A generated OHLC walk of ``coins`` coins (arithmetic of the loops, not market behaviour), its
+    targets and its price scale."""
     bars = draw(st.integers(3, 300))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    vol = draw(st.sampled_from([0.003, 0.02, 0.06]))
+    vol = draw(st.sampled_from(vols))
     base = draw(st.sampled_from([0.01, 1.0, 100.0, 30_000.0]))
     closes = base * np.exp(np.cumsum(rng.normal(0, vol, size=(bars, coins)), axis=0))
     opens = closes * np.exp(rng.normal(0, vol / 3, size=(bars, coins)))
@@ -292,6 +292,15 @@ def freqtrade_cases(draw):
     targets = Targets(
         tuple(f"C{i}" for i in range(coins)), tuple((raw / raw.sum() * (1 - cash)).tolist()), cash
     )
+    dates = (np.arange(bars, dtype=np.int64) * 60 + 28_401_120) * E.NS_PER_MINUTE
+    market = E.Market(targets.coins, dates, opens, closes, 60.0, high=highs, low=lows)
+    return market, targets, base
+
+
+@st.composite
+def freqtrade_cases(draw):
+    coins = draw(st.integers(1, 10))
+    market, targets, base = _random_walk_market(draw, coins, [0.003, 0.02, 0.06])
     threshold = draw(st.one_of(st.none(), st.floats(0.002, 0.3)))
     interval = draw(st.sampled_from([None, 60, 180, 1440]))
     if threshold is None and interval is None:
@@ -311,8 +320,6 @@ def freqtrade_cases(draw):
     ]
     investment = draw(st.sampled_from([100.0, 1000.0, 100_000.0]))
     fee = draw(st.sampled_from([0.0, 0.001, 0.0075]))
-    dates = (np.arange(bars, dtype=np.int64) * 60 + 28_401_120) * E.NS_PER_MINUTE
-    market = E.Market(targets.coins, dates, opens, closes, 60.0, high=highs, low=lows)
     return market, targets, rule, rules, exchange, fee, investment
 
 
@@ -587,19 +594,7 @@ def near_minimum_markets(draw):
     """freqtrade_cases where the orders are about the minimum order: many coins, a small investment,
     narrow bands (most plans end with nothing to trade, and the kernel's pre-check skips them)."""
     coins = draw(st.integers(2, 16))
-    bars = draw(st.integers(3, 300))
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    vol = draw(st.sampled_from([0.003, 0.01, 0.03]))
-    base = draw(st.sampled_from([0.01, 1.0, 100.0, 30_000.0]))
-    closes = base * np.exp(np.cumsum(rng.normal(0, vol, size=(bars, coins)), axis=0))
-    opens = closes * np.exp(rng.normal(0, vol / 3, size=(bars, coins)))
-    highs = np.maximum(opens, closes) * (1 + np.abs(rng.normal(0, vol / 2, size=(bars, coins))))
-    lows = np.minimum(opens, closes) * (1 - np.abs(rng.normal(0, vol / 2, size=(bars, coins))))
-    raw = np.array(draw(st.lists(st.integers(1, 20), min_size=coins, max_size=coins)), dtype=float)
-    cash = draw(st.sampled_from([0.0, 0.0, 0.1]))
-    targets = Targets(
-        tuple(f"C{i}" for i in range(coins)), tuple((raw / raw.sum() * (1 - cash)).tolist()), cash
-    )
+    market, targets, base = _random_walk_market(draw, coins, [0.003, 0.01, 0.03])
     threshold = draw(st.floats(0.002, 0.1))
     interval = draw(st.sampled_from([None, None, 60, 1440]))
     rule = RebalanceRule(threshold=threshold, relative=draw(st.booleans()), interval_minutes=interval)
@@ -613,8 +608,6 @@ def near_minimum_markets(draw):
     ]
     investment = draw(st.sampled_from([50.0, 200.0, 1000.0, 3000.0]))
     fee = draw(st.sampled_from([0.0, 0.001, 0.0075]))
-    dates = (np.arange(bars, dtype=np.int64) * 60 + 28_401_120) * E.NS_PER_MINUTE
-    market = E.Market(targets.coins, dates, opens, closes, 60.0, high=highs, low=lows)
     return market, targets, rule, rules, exchange, fee, investment
 
 
