@@ -141,10 +141,23 @@ def test_faults_were_met_and_survived(live):
     )  # the late fill: freqtrade polled the open order until it filled
 
 
+def _unexpected_tracebacks(log: str) -> list[str]:
+    """The tracebacks in a freqtrade log other than those of a SIGTERM landing inside freqtrade's own
+    database commit: its handler (``term_handler``) raises KeyboardInterrupt there, the transaction
+    rolls back, and its clean-up's commit then says so (``PendingRollbackError``). That is freqtrade
+    stopping mid-commit, not the strategy; the restart below must still find everything as it was."""
+    blocks = log.split("Traceback (most recent call last):")[1:]
+    return [
+        block[:400]
+        for block in blocks
+        if "in term_handler" not in block and "PendingRollbackError" not in block.split("\n20", 1)[0]
+    ]
+
+
 def test_bot_stops_cleanly_and_a_restart_orders_nothing(live):
     assert live["codes"] == (130, 130), "freqtrade exits with 130 after SIGTERM"
     for log in (live["log"], live["restart_log"]):
         assert "Cleaning up modules" in log
-        assert "Traceback" not in log
+        assert _unexpected_tracebacks(log) == []
     assert live["after_restart"] == live["after"]
     assert live["orders_after_restart"] == len(live["orders"])
